@@ -1,0 +1,137 @@
+"""create_app(): plugins, routes, middleware, error pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.base import ChannelsBackend
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+
+from labs import __version__
+from labs.auth import Identity, identify
+from labs.db import Database
+from labs.errors import LabsError
+from labs.live import Hub
+from labs.runtime import Runtime
+from labs.settings import Settings, get_settings
+from labs.web import api, live_views, pages, participant
+from labs.web.fragments import render_event
+from labs.web.render import page
+
+log = logging.getLogger(__name__)
+
+
+def channels_backend(url: str) -> ChannelsBackend:
+    if url.startswith("redis://") or url.startswith("rediss://"):
+        from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+        from redis.asyncio import Redis
+
+        return RedisChannelsPubSubBackend(redis=Redis.from_url(url))
+    if url.startswith(("postgres://", "postgresql://")):
+        from litestar.channels.backends.asyncpg import AsyncPgChannelsBackend
+
+        return AsyncPgChannelsBackend(dsn=url.replace("postgresql+asyncpg://", "postgresql://"))
+    if url.startswith("memory:"):
+        from litestar.channels.backends.memory import MemoryChannelsBackend
+
+        return MemoryChannelsBackend()
+    raise ValueError(f"LABS_CHANNELS_URL must be memory://, redis://… or postgresql://…, not {url!r}")
+
+
+def provide_runtime(state: State) -> Runtime:
+    return state.runtime  # type: ignore[no-any-return]
+
+
+async def provide_identity(request: Request[Any, Any, State]) -> Identity:
+    return await identify(request)
+
+
+def error_response(request: Request[Any, Any, State], exc: Exception) -> Response[Any]:
+    if isinstance(exc, LabsError):
+        status, message, fields = exc.status_code, exc.message, exc.field_errors
+    elif isinstance(exc, ValidationException):
+        status, message, fields = 400, _validation_message(exc), {}
+    elif isinstance(exc, HTTPException):
+        status, message, fields = exc.status_code, exc.detail, {}
+    else:
+        log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+        status, message, fields = 500, "Something went wrong on our side.", {}
+    if request.url.path.startswith("/api/"):
+        body: dict[str, Any] = {"status_code": status, "detail": message}
+        if fields:
+            body["errors"] = fields
+        return Response(content=body, status_code=status)
+    if status == 401 and request.method == "GET":
+        return Redirect(f"/login?next={request.url.path}")
+    if request.headers.get("hx-request") == "true":
+        # htmx swaps error responses too: send the message to the flash region instead.
+        return page(request, "errors/error.html", block="flash", status_code=status,
+                    messages=[("error", message)], headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
+    return page(request, "errors/error.html", status_code=status, message=message)
+
+
+def _validation_message(exc: ValidationException) -> str:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    parts = [f"{e.get('key', 'body')}: {e.get('message')}" for e in extra if isinstance(e, dict)]
+    return exc.detail + (" (" + "; ".join(parts) + ")" if parts else "")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    channels = ChannelsPlugin(backend=channels_backend(settings.channels_url), arbitrary_channels_allowed=True)
+    runtime = Runtime(settings=settings, db=Database(settings.database_url))
+    hub = Hub(runtime, channels, render_event)
+    runtime.publisher = hub.publish
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await runtime.db.dispose()
+
+    return Litestar(
+        route_handlers=[
+            *pages.routes,
+            *live_views.routes,
+            *participant.routes,
+            *api.routes,
+            create_static_files_router(path="/static", directories=[settings.static_dir], name="static"),
+        ],
+        plugins=[channels],
+        dependencies={
+            "rt": Provide(provide_runtime, sync_to_thread=False),
+            "identity": Provide(provide_identity),
+        },
+        state=State({"runtime": runtime, "hub": hub, "settings": settings}),
+        lifespan=[lifespan],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="labs_csrf",
+            cookie_secure=settings.public_url.startswith("https://"),
+            # The API authenticates with bearer tokens only, never with ambient cookies.
+            exclude=["/api/"],
+        ),
+        exception_handlers={Exception: error_response},
+        openapi_config=OpenAPIConfig(
+            title="labs API",
+            version=__version__,
+            path="/api/docs",
+            # The schema only (/api/docs/openapi.json): the bundled UIs load assets from a CDN.
+            render_plugins=[],
+            description="Integration API for city dashboards and research tools. See docs/api.md.",
+        ),
+        debug=settings.debug,
+    )

@@ -1,0 +1,214 @@
+"""Live delivery: one channel subscription per session per process (a Room), which renders each
+event once per audience and hands the result to every local client of that audience.
+
+A client says the last seq it applied; it gets everything after that from the database, then the
+live stream, with duplicates dropped by seq. The database is the truth; the channel is a doorbell
+that also carries the event, and a gap in what it rings is filled from the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar.channels import ChannelsPlugin
+
+from labs import events
+from labs.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Past this many missed events an HTML view reloads its regions instead of replaying each one.
+HTML_REPLAY_LIMIT = 300
+CATCH_UP_PAGE = 500
+CLIENT_QUEUE = 2000
+# PostgreSQL NOTIFY payloads stop at 8000 bytes: larger events ring only the doorbell.
+DOORBELL_ONLY_ABOVE = 7000
+
+# The audiences a fragment is rendered for. JSON clients get the event as is (participants
+# without vote choices until reveal); HTML views get fragments.
+JSON_FACILITATOR = "json"
+JSON_PARTICIPANT = "json-participant"
+Renderer = Callable[[Runtime, int, dict[str, Any], str], Awaitable[str]]
+
+
+def channel_name(session_id: int) -> str:
+    return f"session:{session_id}"
+
+
+def public_json(event: dict[str, Any]) -> dict[str, Any]:
+    if event["type"] in ("vote.cast", "vote.retracted"):
+        data = {k: v for k, v in event["data"].items() if k != "note_id"}
+        return {**event, "data": data}
+    return event
+
+
+@dataclass(eq=False)
+class Client:
+    audience: str
+    send: Callable[[str], Awaitable[None]]
+    queue: asyncio.Queue[tuple[int, str] | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
+    sent_seq: int = 0
+    overflowed: bool = False
+
+    def offer(self, seq: int, frame: str) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait((seq, frame))
+        except asyncio.QueueFull:
+            # Too slow to keep up: stop feeding it; its pump resynchronises it from the database.
+            self.overflowed = True
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+
+class Room:
+    def __init__(self, hub: Hub, session_id: int) -> None:
+        self.hub = hub
+        self.session_id = session_id
+        self.clients: set[Client] = set()
+        self.last_seq = 0
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        try:
+            async with self.hub.channels.start_subscription([channel_name(self.session_id)]) as sub:
+                # Subscribed first, then read where the log stands: nothing falls in between.
+                async with self.hub.rt.db.read() as db:
+                    from labs.models import LabSession
+
+                    session = await db.get(LabSession, self.session_id)
+                    self.last_seq = session.last_seq if session else 0
+                self.ready.set()
+                async for raw in sub.iter_events():
+                    try:
+                        await self.receive(json.loads(raw))
+                    except Exception:
+                        log.exception("live delivery for session %s failed", self.session_id)
+        finally:
+            self.ready.set()
+
+    async def receive(self, event: dict[str, Any]) -> None:
+        async with self.lock:
+            seq = event["seq"]
+            if seq <= self.last_seq:
+                return
+            batch = [event]
+            if seq > self.last_seq + 1 or "type" not in event:
+                # Another process's event overtook one, or only the doorbell rang (the event was too
+                # large for the channel): fetch what is missing from the database.
+                async with self.hub.rt.db.read() as db:
+                    batch = [events.wire(e) for e in await events.since(db, self.session_id, self.last_seq)]
+            for item in batch:
+                if item["seq"] > self.last_seq:
+                    await self.deliver(item)
+                    self.last_seq = item["seq"]
+
+    async def deliver(self, event: dict[str, Any]) -> None:
+        audiences = {client.audience for client in self.clients}
+        frames = {a: await self.hub.frame(self.session_id, event, a) for a in audiences}
+        for client in list(self.clients):
+            client.offer(event["seq"], frames[client.audience])
+
+
+class Hub:
+    def __init__(self, rt: Runtime, channels: ChannelsPlugin, render_html: Renderer) -> None:
+        self.rt = rt
+        self.channels = channels
+        self.render_html = render_html
+        self.rooms: dict[int, Room] = {}
+        # (session, seq, audience) -> frame: catch-up of many clients after a venue Wi-Fi drop
+        # renders each missed event once, not once per client.
+        self._frames: OrderedDict[tuple[int, int, str], str] = OrderedDict()
+
+    async def frame(self, session_id: int, event: dict[str, Any], audience: str) -> str:
+        key = (session_id, event["seq"], audience)
+        if (cached := self._frames.get(key)) is not None:
+            self._frames.move_to_end(key)
+            return cached
+        if audience == JSON_FACILITATOR:
+            frame = json.dumps(event)
+        elif audience == JSON_PARTICIPANT:
+            frame = json.dumps(public_json(event))
+        else:
+            frame = await self.render_html(self.rt, session_id, event, audience)
+        self._frames[key] = frame
+        if len(self._frames) > 20_000:
+            self._frames.popitem(last=False)
+        return frame
+
+    async def publish(self, session_id: int, event: dict[str, Any]) -> None:
+        # wait_published sends straight through the backend: a failure here is logged by the
+        # caller and cannot stop a shared publisher task (litestar issue 5008).
+        message = json.dumps(event)
+        if len(message) > DOORBELL_ONLY_ABOVE:
+            message = json.dumps({"seq": event["seq"]})
+        await self.channels.wait_published(message, [channel_name(session_id)])
+
+    async def serve(self, session_id: int, client: Client, after: int, on_reset: Callable[[], Awaitable[None]]) -> None:
+        """Feed one client until its connection ends: catch up from `after`, then stream."""
+        room = self.room(session_id)
+        room.clients.add(client)  # before ready: the room is never torn down under a joining client
+        await room.ready.wait()
+        try:
+            client.sent_seq = after
+            await self.catch_up(session_id, client, on_reset)
+            while True:
+                item = await client.queue.get()
+                if item is None:  # overflowed: start again from what it has
+                    client.overflowed = False
+                    await self.catch_up(session_id, client, on_reset)
+                    continue
+                seq, frame = item
+                if seq <= client.sent_seq:
+                    continue
+                await client.send(frame)
+                client.sent_seq = seq
+        finally:
+            room.clients.discard(client)
+            if not room.clients and room.task:
+                room.task.cancel()
+                self.rooms.pop(session_id, None)
+
+    def room(self, session_id: int) -> Room:
+        room = self.rooms.get(session_id)
+        if room is None or room.task is None or room.task.done():
+            room = self.rooms[session_id] = Room(self, session_id)
+            room.task = asyncio.create_task(room.run(), name=f"room-{session_id}")
+        return room
+
+    async def catch_up(self, session_id: int, client: Client, on_reset: Callable[[], Awaitable[None]]) -> None:
+        html = client.audience not in (JSON_FACILITATOR, JSON_PARTICIPANT)
+        while True:
+            async with self.rt.db.read() as db:
+                if html:
+                    backlog = await events.since(db, session_id, client.sent_seq, limit=HTML_REPLAY_LIMIT + 1)
+                    if len(backlog) > HTML_REPLAY_LIMIT:
+                        from labs.models import LabSession
+
+                        session = await db.get(LabSession, session_id)
+                        client.sent_seq = session.last_seq if session else client.sent_seq
+                        await on_reset()
+                        return
+                else:
+                    backlog = await events.since(db, session_id, client.sent_seq, limit=CATCH_UP_PAGE)
+            for event in backlog:
+                await client.send(await self.frame(session_id, events.wire(event), client.audience))
+                client.sent_seq = event.seq
+            if html or len(backlog) < CATCH_UP_PAGE:
+                return
+
+    async def stop(self) -> None:
+        for room in list(self.rooms.values()):
+            if room.task:
+                room.task.cancel()
+        self.rooms.clear()

@@ -1,0 +1,497 @@
+"""Tables for the whole mission: communities, sessions and their agendas, people, cases, notes,
+votes, outcomes and follow-ups, and the per-session event log that every change appends to."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from advanced_alchemy.types import DateTimeUTC, JsonB
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# Stable constraint names keep Alembic batch operations on SQLite and PostgreSQL in step.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class StrEnum(str, enum.Enum):
+    def __str__(self) -> str:
+        return self.value
+
+
+def enum_column(enum_cls: type[enum.Enum], **kw: Any) -> Any:
+    # Stored as plain strings (no native enum type): adding a value later needs no type migration.
+    return Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        **kw,
+    )
+
+
+class Role(StrEnum):
+    admin = "admin"
+    facilitator = "facilitator"
+    researcher = "researcher"
+
+
+class SessionKind(StrEnum):
+    workshop = "workshop"
+    co_creation_lab = "co_creation_lab"
+    learning_community_meeting = "learning_community_meeting"
+    other = "other"
+
+
+class SessionStatus(StrEnum):
+    draft = "draft"
+    scheduled = "scheduled"
+    live = "live"
+    closed = "closed"
+
+
+class CommunityKind(StrEnum):
+    learning_community = "learning_community"
+    living_lab = "living_lab"
+
+
+class ActivityType(StrEnum):
+    brainstorm = "brainstorm"
+    discussion = "discussion"
+    case_presentation = "case_presentation"
+    voting = "voting"
+    reflection = "reflection"
+
+
+class Consent(StrEnum):
+    none = "none"
+    anonymous = "anonymous"
+    pseudonymous = "pseudonymous"
+    named = "named"
+
+
+class Sector(StrEnum):
+    citizen = "citizen"
+    government = "government"
+    business = "business"
+    knowledge_institution = "knowledge_institution"
+    civil_society = "civil_society"
+
+
+class NoteKind(StrEnum):
+    idea = "idea"
+    insight = "insight"
+    question = "question"
+    booster = "booster"
+    barrier = "barrier"
+    action = "action"
+
+
+class CaseStage(StrEnum):
+    idea = "idea"
+    pilot = "pilot"
+    implemented = "implemented"
+    scaled = "scaled"
+    ended = "ended"
+
+
+class VoteRoundStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+    revealed = "revealed"
+
+
+class OutcomeKind(StrEnum):
+    commitment = "commitment"
+    new_practice = "new_practice"
+    adapted_practice = "adapted_practice"
+    policy_change = "policy_change"
+    collaboration = "collaboration"
+    knowledge_product = "knowledge_product"
+
+
+class FollowUpStatus(StrEnum):
+    planned = "planned"
+    done = "done"
+    cancelled = "cancelled"
+
+
+class ActorKind(StrEnum):
+    account = "account"
+    participant = "participant"
+    system = "system"
+
+
+# --- accounts and access -------------------------------------------------------------------
+
+
+class Account(Base):
+    __tablename__ = "account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    language: Mapped[str | None] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class LoginSession(Base):
+    """Server-side browser session: the cookie holds only the random id."""
+
+    __tablename__ = "login_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class ApiToken(Base):
+    """Bearer token for scripts and integrations; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+
+
+# --- communities and sessions --------------------------------------------------------------
+
+
+class Community(Base):
+    __tablename__ = "community"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[CommunityKind] = mapped_column(enum_column(CommunityKind))
+    description: Mapped[str] = mapped_column(Text, default="")
+    city: Mapped[str | None] = mapped_column(String(120))
+    started_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+    sessions: Mapped[list[LabSession]] = relationship(back_populates="community")
+    members: Mapped[list[Member]] = relationship(back_populates="community")
+
+
+class LabSession(Base):
+    """One workshop, co-creation lab or learning-community meeting."""
+
+    __tablename__ = "lab_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("community.id", ondelete="SET NULL"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[SessionKind] = mapped_column(enum_column(SessionKind))
+    status: Mapped[SessionStatus] = mapped_column(enum_column(SessionStatus), default=SessionStatus.draft)
+    starts_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    ends_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    city: Mapped[str | None] = mapped_column(String(120))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    join_code: Mapped[str] = mapped_column(String(16), unique=True)
+    consent_text_version: Mapped[str] = mapped_column(String(32), default="2026-11")
+    # The per-session event counter: bumped inside each change's transaction so seq stays gapless.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    current_activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activity.id", ondelete="SET NULL", use_alter=True)
+    )
+    timer_ends_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    timer_remaining_s: Mapped[int | None] = mapped_column(Integer)  # set while the timer is paused
+    started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+    community: Mapped[Community | None] = relationship(back_populates="sessions")
+    activities: Mapped[list[Activity]] = relationship(
+        back_populates="session",
+        order_by="Activity.position",
+        foreign_keys="Activity.session_id",
+        cascade="all, delete-orphan",
+    )
+    facilitators: Mapped[list[SessionFacilitator]] = relationship(
+        back_populates="session", cascade="all, delete-orphan"
+    )
+
+
+class SessionFacilitator(Base):
+    __tablename__ = "session_facilitator"
+    session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    lead: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+    session: Mapped[LabSession] = relationship(back_populates="facilitators")
+    account: Mapped[Account] = relationship()
+
+
+class Activity(Base):
+    """One timed item on a session's agenda."""
+
+    __tablename__ = "activity"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    minutes: Mapped[int] = mapped_column(Integer, default=10)
+    type: Mapped[ActivityType] = mapped_column(enum_column(ActivityType), default=ActivityType.brainstorm)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+
+    session: Mapped[LabSession] = relationship(back_populates="activities", foreign_keys=[session_id])
+
+
+# --- people --------------------------------------------------------------------------------
+
+
+class Member(Base):
+    """The same person across the sessions of one community."""
+
+    __tablename__ = "member"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    organisation: Mapped[str | None] = mapped_column(String(120))
+    city: Mapped[str | None] = mapped_column(String(120))
+    sector: Mapped[Sector | None] = mapped_column(enum_column(Sector))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+    community: Mapped[Community] = relationship(back_populates="members")
+
+
+class Participant(Base):
+    """A person in one session, joined from a device (or entered by a facilitator by proxy)."""
+
+    __tablename__ = "participant"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"), index=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    organisation: Mapped[str | None] = mapped_column(String(120))
+    city: Mapped[str | None] = mapped_column(String(120))
+    sector: Mapped[Sector | None] = mapped_column(enum_column(Sector))
+    consent: Mapped[Consent] = mapped_column(enum_column(Consent))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    proxy: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+    consents: Mapped[list[ConsentRecord]] = relationship(
+        back_populates="participant", order_by="ConsentRecord.id", cascade="all, delete-orphan"
+    )
+
+
+class ConsentRecord(Base):
+    """Every consent choice a participant made, with the version of the text they were shown."""
+
+    __tablename__ = "consent_record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
+    choice: Mapped[Consent] = mapped_column(enum_column(Consent))
+    text_version: Mapped[str] = mapped_column(String(32))
+    recorded_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+    participant: Mapped[Participant] = relationship(back_populates="consents")
+
+
+# --- cases ---------------------------------------------------------------------------------
+
+
+class Case(Base):
+    """An urban project or initiative that someone shares."""
+
+    __tablename__ = "case"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    city: Mapped[str] = mapped_column(String(120))
+    country: Mapped[str] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    sdgs: Mapped[list[int]] = mapped_column(JsonB, default=list)
+    topics: Mapped[list[str]] = mapped_column(JsonB, default=list)
+    stage: Mapped[CaseStage] = mapped_column(enum_column(CaseStage), default=CaseStage.idea)
+    boosters: Mapped[str] = mapped_column(Text, default="")
+    barriers: Mapped[str] = mapped_column(Text, default="")
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(500))
+    # An adopted practice becomes a new case, derived from the case it learned from.
+    derived_from_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="SET NULL"), index=True)
+    from_outcome_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outcome.id", ondelete="SET NULL", use_alter=True)
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class CaseShare(Base):
+    """A case presented in a session."""
+
+    __tablename__ = "case_share"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
+    presenter: Mapped[str | None] = mapped_column(String(120))
+    shared_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+    case: Mapped[Case] = relationship()
+
+
+# --- notes, clusters, votes ----------------------------------------------------------------
+
+
+class Cluster(Base):
+    __tablename__ = "cluster"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class Note(Base):
+    __tablename__ = "note"
+    __table_args__ = (UniqueConstraint("session_id", "client_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"), index=True)
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participant.id", ondelete="SET NULL"), index=True
+    )
+    # Set when a facilitator entered the note (by proxy for a participant, or as themself).
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    kind: Mapped[NoteKind] = mapped_column(enum_column(NoteKind), default=NoteKind.idea)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="SET NULL"), index=True)
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("cluster.id", ondelete="SET NULL"), index=True)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+    participant: Mapped[Participant | None] = relationship()
+
+
+class VoteRound(Base):
+    """A dot-voting round: N votes per participant, results hidden until revealed."""
+
+    __tablename__ = "vote_round"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    votes_per_participant: Mapped[int] = mapped_column(Integer, default=3)
+    status: Mapped[VoteRoundStatus] = mapped_column(enum_column(VoteRoundStatus), default=VoteRoundStatus.open)
+    opened_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    revealed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+
+
+class Vote(Base):
+    __tablename__ = "vote"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("vote_round.id", ondelete="CASCADE"), index=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("note.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+# --- outcomes and follow-ups ---------------------------------------------------------------
+
+
+class Outcome(Base):
+    """What a session led to, recorded the outcome-harvesting way."""
+
+    __tablename__ = "outcome"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("lab_session.id", ondelete="SET NULL"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"))
+    kind: Mapped[OutcomeKind] = mapped_column(enum_column(OutcomeKind))
+    title: Mapped[str] = mapped_column(String(200))
+    what_changed: Mapped[str] = mapped_column(Text, default="")
+    who: Mapped[str] = mapped_column(String(200), default="")  # the social actor that changed
+    when_on: Mapped[date | None] = mapped_column(Date)
+    where: Mapped[str | None] = mapped_column(String(120))  # city
+    significance: Mapped[str] = mapped_column(Text, default="")
+    contribution: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class OutcomeSource(Base):
+    """Traceability: which notes, clusters and cases an outcome came from."""
+
+    __tablename__ = "outcome_source"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outcome_id: Mapped[int] = mapped_column(ForeignKey("outcome.id", ondelete="CASCADE"), index=True)
+    note_id: Mapped[int | None] = mapped_column(ForeignKey("note.id", ondelete="CASCADE"))
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+
+
+class FollowUp(Base):
+    """A later check on an outcome: was it carried out, adopted, sustained?"""
+
+    __tablename__ = "follow_up"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outcome_id: Mapped[int] = mapped_column(ForeignKey("outcome.id", ondelete="CASCADE"), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[FollowUpStatus] = mapped_column(enum_column(FollowUpStatus), default=FollowUpStatus.planned)
+    findings: Mapped[str] = mapped_column(Text, default="")
+    done_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+# --- the event log -------------------------------------------------------------------------
+
+
+class Event(Base):
+    """One row per change, numbered per session: live updates, resume, replay and research trace."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        UniqueConstraint("session_id", "seq"),
+        Index("ix_event_type", "type"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(48))
+    data: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    actor_kind: Mapped[ActorKind] = mapped_column(enum_column(ActorKind))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)

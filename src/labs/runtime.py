@@ -1,0 +1,33 @@
+"""What services need at run time: the database and the way events leave the process."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from labs.db import Database
+from labs.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Publisher = Callable[[int, dict[str, Any]], Awaitable[None]]
+
+
+async def _nowhere(_session_id: int, _event: dict[str, Any]) -> None:
+    """The CLI has no listeners: clients that connect later catch up from the database."""
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    publisher: Publisher = field(default=_nowhere)
+
+    async def publish(self, session_id: int, event: dict[str, Any]) -> None:
+        # A failed publish must not fail the (already committed) change: clients fill gaps from the db.
+        try:
+            await self.publisher(session_id, event)
+        except Exception:
+            log.exception("publishing event %s of session %s failed", event.get("seq"), session_id)

@@ -1,0 +1,143 @@
+"""Accounts, browser login sessions and API tokens."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from labs.auth import (
+    ACCOUNT_TOKEN_PREFIX,
+    hash_password,
+    new_token,
+    password_problem,
+    token_digest,
+    verify_password,
+)
+from labs.errors import Conflict, Invalid, Unauthorized
+from labs.models import Account, ApiToken, LoginSession, Role
+from labs.runtime import Runtime
+
+LOGIN_LIFETIME = timedelta(days=14)
+WRONG_LOGIN = "Wrong email or password."
+
+
+def _clean_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
+        raise Invalid("Enter a valid email address.", {"email": "Enter a valid email address."})
+    return email
+
+
+async def count(rt: Runtime) -> int:
+    async with rt.db.read() as db:
+        return int(await db.scalar(select(func.count()).select_from(Account)) or 0)
+
+
+async def create(
+    rt: Runtime, *, email: str, password: str, role: str, display_name: str = "", first_admin: bool = False
+) -> Account:
+    """Create an account. With first_admin, succeed only while no account exists (setup page)."""
+    email = _clean_email(email)
+    try:
+        role_value = Role(role)
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise Invalid(f"Unknown role {role!r}; allowed: {allowed}.", {"role": f"Choose one of: {allowed}."})
+    if problem := password_problem(password or ""):
+        raise Invalid(f"The password {problem}.", {"password": f"The password {problem}."})
+    name = (display_name or "").strip()[:120] or email.split("@")[0]
+    async with rt.db.writer() as db, db.begin():
+        if first_admin and await db.scalar(select(func.count()).select_from(Account)):
+            raise Conflict("Setup is already done: log in instead.")
+        if await db.scalar(select(Account.id).where(Account.email == email)):
+            raise Conflict("An account with this email already exists.", {"email": "This email is taken."})
+        account = Account(email=email, display_name=name, password_hash=hash_password(password), role=role_value)
+        db.add(account)
+        try:
+            await db.flush()
+        except IntegrityError:
+            raise Conflict("An account with this email already exists.", {"email": "This email is taken."})
+    return account
+
+
+async def authenticate(rt: Runtime, email: str, password: str) -> Account:
+    async with rt.db.read() as db:
+        account = await db.scalar(select(Account).where(Account.email == (email or "").strip().lower()))
+    ok = verify_password(account.password_hash if account else None, password or "")
+    if not ok or account is None or not account.active:
+        raise Unauthorized(WRONG_LOGIN)
+    return account
+
+
+async def log_in(rt: Runtime, email: str, password: str, old_session_id: str | None = None) -> tuple[Account, str]:
+    """Check the password and open a fresh login session (a new id every time: no fixation)."""
+    account = await authenticate(rt, email, password)
+    session_id = secrets.token_urlsafe(32)
+    async with rt.db.writer() as db, db.begin():
+        if old_session_id:
+            await db.execute(delete(LoginSession).where(LoginSession.id == old_session_id))
+        db.add(
+            LoginSession(
+                id=session_id, account_id=account.id, expires_at=datetime.now(UTC) + LOGIN_LIFETIME
+            )
+        )
+    return account, session_id
+
+
+async def log_out(rt: Runtime, session_id: str) -> None:
+    async with rt.db.writer() as db, db.begin():
+        await db.execute(delete(LoginSession).where(LoginSession.id == session_id))
+
+
+async def by_login_session(rt: Runtime, session_id: str) -> Account | None:
+    async with rt.db.read() as db:
+        row = await db.execute(
+            select(Account)
+            .join(LoginSession, LoginSession.account_id == Account.id)
+            .where(LoginSession.id == session_id, LoginSession.expires_at > datetime.now(UTC))
+        )
+        account = row.scalar_one_or_none()
+    return account if account and account.active else None
+
+
+async def issue_api_token(rt: Runtime, email: str, password: str) -> str:
+    account = await authenticate(rt, email, password)
+    token = new_token(ACCOUNT_TOKEN_PREFIX)
+    async with rt.db.writer() as db, db.begin():
+        db.add(ApiToken(account_id=account.id, token_hash=token_digest(token)))
+    return token
+
+
+async def by_api_token(rt: Runtime, token: str) -> Account | None:
+    async with rt.db.read() as db:
+        account = await db.scalar(
+            select(Account)
+            .join(ApiToken, ApiToken.account_id == Account.id)
+            .where(ApiToken.token_hash == token_digest(token))
+        )
+    return account if account and account.active else None
+
+
+async def get(rt: Runtime, account_id: int) -> Account | None:
+    async with rt.db.read() as db:
+        return await db.get(Account, account_id)
+
+
+async def by_email(rt: Runtime, email: str) -> Account | None:
+    async with rt.db.read() as db:
+        return await db.scalar(select(Account).where(Account.email == email.strip().lower()))
+
+
+async def all_accounts(rt: Runtime) -> list[Account]:
+    async with rt.db.read() as db:
+        return list((await db.scalars(select(Account).order_by(Account.email))).all())
+
+
+async def set_language(rt: Runtime, account_id: int, language: str) -> None:
+    async with rt.db.writer() as db, db.begin():
+        account = await db.get(Account, account_id)
+        if account:
+            account.language = language

@@ -1,0 +1,314 @@
+"""Notes on the wall: post (idempotent by client id), edit, delete, and the facilitator's
+moderation (hide, restore, pin), clustering and proxy entry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from labs import events, ratelimit
+from labs.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from labs.events import Actor
+from labs.models import (
+    Account,
+    CaseShare,
+    Cluster,
+    LabSession,
+    Note,
+    NoteKind,
+    Participant,
+    SessionStatus,
+)
+from labs.runtime import Runtime
+from labs.services.sessions import _choice, load_for
+
+MAX_BODY = 2000
+MAX_CLIENT_ID = 64
+
+
+def note_data(note: Note, author: str | None) -> dict[str, Any]:
+    """The full state of a note: every note event carries it, so views render without a query."""
+    return {
+        "id": note.id,
+        "client_id": note.client_id,
+        "body": note.body,
+        "kind": note.kind.value,
+        "activity_id": note.activity_id,
+        "participant_id": note.participant_id,
+        "author": author,
+        "case_id": note.case_id,
+        "cluster_id": note.cluster_id,
+        "hidden": note.hidden,
+        "pinned": note.pinned,
+        "deleted": note.deleted,
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+def _body(value: Any) -> str:
+    body = str(value or "").strip()
+    if not body:
+        raise Invalid("A note needs some text.", {"body": "Write something first."})
+    if len(body) > MAX_BODY:
+        raise Invalid(f"A note is at most {MAX_BODY} characters.", {"body": f"At most {MAX_BODY} characters."})
+    return body
+
+
+def _client_id(value: Any) -> str:
+    client_id = str(value or "").strip()
+    if not client_id or len(client_id) > MAX_CLIENT_ID:
+        raise Invalid("client_id must be 1 to 64 characters (a UUID made when the note is typed).",
+                      {"client_id": "Missing or too long."})
+    return client_id
+
+
+async def _author(db: AsyncSession, note: Note) -> str | None:
+    if note.participant_id is None:
+        if note.entered_by_id is None:
+            return None
+        account = await db.get(Account, note.entered_by_id)
+        return account.display_name if account else None
+    participant = await db.get(Participant, note.participant_id)
+    return participant.display_name if participant else None
+
+
+async def _existing(rt: Runtime, session_id: int, client_id: str) -> tuple[Note, dict[str, Any]] | None:
+    async with rt.db.read() as db:
+        note = await db.scalar(select(Note).where(Note.session_id == session_id, Note.client_id == client_id))
+        return (note, note_data(note, await _author(db, note))) if note else None
+
+
+async def post(
+    rt: Runtime,
+    session_id: int,
+    data: dict[str, Any],
+    *,
+    participant: Participant | None = None,
+    account: Account | None = None,
+) -> tuple[dict[str, Any], int | None]:
+    """Post a note as a participant, or as a facilitator (for themself or, with participant_id,
+    for a proxy participant). Returns (note data, seq); seq is None when the client_id was seen
+    before: the first note is returned and nothing new is written."""
+    client_id = _client_id(data.get("client_id"))
+    if (found := await _existing(rt, session_id, client_id)) is not None:
+        return found[1], None
+    body = _body(data.get("body"))
+    kind = _choice(NoteKind, data.get("kind") or "idea", "kind")
+    if participant is not None and not ratelimit.notes.take(f"p{participant.id}"):
+        raise RateLimited("You are posting very fast. Wait a few seconds.")
+    try:
+        async with events.change(rt) as tx:
+            session = await _live_session(tx.db, session_id, account)
+            author_id = participant.id if participant else await _proxy_id(tx.db, session_id, data.get("participant_id"))
+            activity_id = await _activity_id(tx.db, session, data.get("activity_id"))
+            note = Note(
+                session_id=session_id,
+                activity_id=activity_id,
+                participant_id=author_id,
+                entered_by_id=account.id if account else None,
+                client_id=client_id,
+                body=body,
+                kind=kind,
+                case_id=await _case_id(tx.db, session_id, data.get("case_id")),
+            )
+            tx.db.add(note)
+            await tx.db.flush()
+            payload = note_data(note, await _author(tx.db, note))
+            event = await tx.emit(session_id, "note.added", payload,
+                                  Actor.participant(participant.id) if participant else Actor.account(account.id))  # type: ignore[union-attr]
+    except IntegrityError:
+        # Two sends of one note raced: the other one won, and is the answer.
+        if (found := await _existing(rt, session_id, client_id)) is not None:
+            return found[1], None
+        raise
+    return payload, event.seq
+
+
+async def _live_session(db: AsyncSession, session_id: int, account: Account | None) -> LabSession:
+    session = await load_for(db, session_id, account) if account else await db.get(LabSession, session_id)
+    if session is None:
+        raise NotFound("No such session.")
+    if session.status is not SessionStatus.live:
+        raise Conflict("Notes can be posted while the session is live.")
+    return session
+
+
+async def _proxy_id(db: AsyncSession, session_id: int, value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    participant = await db.get(Participant, _int(value, "participant_id"))
+    if participant is None or participant.session_id != session_id:
+        raise Invalid("That participant is not in this session.", {"participant_id": "Unknown participant."})
+    return participant.id
+
+
+async def _activity_id(db: AsyncSession, session: LabSession, value: Any) -> int | None:
+    if value in (None, ""):
+        return session.current_activity_id
+    activity_id = _int(value, "activity_id")
+    from labs.models import Activity
+
+    activity = await db.get(Activity, activity_id)
+    if activity is None or activity.session_id != session.id:
+        raise Invalid("That activity is not part of this session.", {"activity_id": "Unknown activity."})
+    return activity_id
+
+
+async def _case_id(db: AsyncSession, session_id: int, value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    case_id = _int(value, "case_id")
+    shared = await db.scalar(
+        select(CaseShare.id).where(CaseShare.session_id == session_id, CaseShare.case_id == case_id)
+    )
+    if not shared:
+        raise Invalid("Notes can be about cases shared in this session.", {"case_id": "Not shared here."})
+    return case_id
+
+
+def _int(value: Any, field: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Invalid(f"{field} must be a number.", {field: "Must be a number."})
+
+
+async def _note_in(db: AsyncSession, session_id: int, note_id: int) -> Note:
+    note = await db.get(Note, note_id)
+    if note is None or note.session_id != session_id or note.deleted:
+        raise NotFound("No such note.")
+    return note
+
+
+async def _own_open_note(db: AsyncSession, participant: Participant, note_id: int) -> Note:
+    note = await _note_in(db, participant.session_id, note_id)
+    if note.participant_id != participant.id or note.entered_by_id is not None:
+        raise Forbidden("You can change only your own notes.")
+    session = await db.get(LabSession, participant.session_id)
+    assert session is not None
+    if session.status is not SessionStatus.live or (
+        note.activity_id is not None and note.activity_id != session.current_activity_id
+    ):
+        raise Conflict("This activity is closed; its notes can no longer be changed.")
+    return note
+
+
+async def edit(rt: Runtime, participant: Participant, note_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    body = _body(data.get("body"))
+    async with events.change(rt) as tx:
+        note = await _own_open_note(tx.db, participant, note_id)
+        note.body = body
+        if data.get("kind"):
+            note.kind = _choice(NoteKind, data["kind"], "kind")
+        note.updated_at = datetime.now(UTC)
+        payload = note_data(note, participant.display_name)
+        await tx.emit(note.session_id, "note.edited", payload, Actor.participant(participant.id))
+    return payload
+
+
+async def delete(rt: Runtime, participant: Participant, note_id: int) -> None:
+    async with events.change(rt) as tx:
+        note = await _own_open_note(tx.db, participant, note_id)
+        note.deleted = True
+        note.updated_at = datetime.now(UTC)
+        await tx.emit(note.session_id, "note.deleted", note_data(note, participant.display_name),
+                      Actor.participant(participant.id))
+
+
+MODERATION = {
+    "hide": ("hidden", True, "note.hidden"),
+    "restore": ("hidden", False, "note.restored"),
+    "pin": ("pinned", True, "note.pinned"),
+    "unpin": ("pinned", False, "note.unpinned"),
+}
+
+
+async def moderate(rt: Runtime, account: Account, session_id: int, note_id: int, action: str) -> dict[str, Any]:
+    """Hide/restore (kept in the log, hidden notes stay out of reports) and pin/unpin."""
+    if action not in MODERATION:
+        raise Invalid(f"Unknown action {action!r}; allowed: {', '.join(MODERATION)}.")
+    attr, value, event_type = MODERATION[action]
+    async with events.change(rt) as tx:
+        await load_for(tx.db, session_id, account)
+        note = await _note_in(tx.db, session_id, note_id)
+        setattr(note, attr, value)
+        note.updated_at = datetime.now(UTC)
+        payload = note_data(note, await _author(tx.db, note))
+        await tx.emit(session_id, event_type, payload, Actor.account(account.id))
+    return payload
+
+
+async def create_cluster(rt: Runtime, account: Account, session_id: int, name: str) -> Cluster:
+    name = str(name or "").strip()
+    if not name or len(name) > 120:
+        raise Invalid("A cluster needs a name of at most 120 characters.", {"name": "1 to 120 characters."})
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        cluster = Cluster(session_id=session_id, activity_id=session.current_activity_id, name=name)
+        tx.db.add(cluster)
+        await tx.db.flush()
+        await tx.emit(session_id, "cluster.created", cluster_data(cluster), Actor.account(account.id))
+    return cluster
+
+
+async def rename_cluster(rt: Runtime, account: Account, session_id: int, cluster_id: int, name: str) -> Cluster:
+    name = str(name or "").strip()
+    if not name or len(name) > 120:
+        raise Invalid("A cluster needs a name of at most 120 characters.", {"name": "1 to 120 characters."})
+    async with events.change(rt) as tx:
+        await load_for(tx.db, session_id, account)
+        cluster = await tx.db.get(Cluster, cluster_id)
+        if cluster is None or cluster.session_id != session_id:
+            raise NotFound("No such cluster.")
+        cluster.name = name
+        await tx.emit(session_id, "cluster.renamed", cluster_data(cluster), Actor.account(account.id))
+    return cluster
+
+
+async def cluster_note(
+    rt: Runtime, account: Account, session_id: int, note_id: int, cluster_id: int | None
+) -> dict[str, Any]:
+    async with events.change(rt) as tx:
+        await load_for(tx.db, session_id, account)
+        note = await _note_in(tx.db, session_id, note_id)
+        if cluster_id is not None:
+            cluster = await tx.db.get(Cluster, cluster_id)
+            if cluster is None or cluster.session_id != session_id:
+                raise Invalid("No such cluster in this session.", {"cluster_id": "Unknown cluster."})
+        note.cluster_id = cluster_id
+        payload = note_data(note, await _author(tx.db, note))
+        await tx.emit(session_id, "note.clustered", payload, Actor.account(account.id))
+    return payload
+
+
+def cluster_data(cluster: Cluster) -> dict[str, Any]:
+    return {"id": cluster.id, "name": cluster.name, "activity_id": cluster.activity_id}
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+async def wall(rt: Runtime, session_id: int, *, include_hidden: bool) -> list[dict[str, Any]]:
+    """Every note of the session (not deleted), pinned first, oldest first."""
+    query = (
+        select(Note, Participant.display_name, Account.display_name)
+        .outerjoin(Participant, Participant.id == Note.participant_id)
+        .outerjoin(Account, Account.id == Note.entered_by_id)
+        .where(Note.session_id == session_id, Note.deleted.is_(False))
+        .order_by(Note.id)
+    )
+    if not include_hidden:
+        query = query.where(Note.hidden.is_(False))
+    async with rt.db.read() as db:
+        rows = (await db.execute(query)).all()
+    return [note_data(note, pname or aname) for note, pname, aname in rows]
+
+
+async def clusters(rt: Runtime, session_id: int) -> list[dict[str, Any]]:
+    async with rt.db.read() as db:
+        rows = await db.scalars(select(Cluster).where(Cluster.session_id == session_id).order_by(Cluster.id))
+        return [cluster_data(c) for c in rows.all()]

@@ -1,0 +1,124 @@
+"""Joining a session without an account, consent for research use, and proxy participants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from labs import events, ratelimit
+from labs.auth import PARTICIPANT_TOKEN_PREFIX, new_token, token_digest
+from labs.errors import Gone, Invalid, NotFound, RateLimited
+from labs.events import Actor
+from labs.models import Account, Consent, ConsentRecord, LabSession, Participant, Sector, SessionStatus
+from labs.runtime import Runtime
+from labs.services.sessions import _choice, _text, load_for, normalise_code
+
+MAX_NAME = 60
+
+
+def participant_data(p: Participant) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "display_name": p.display_name,
+        "organisation": p.organisation,
+        "city": p.city,
+        "sector": p.sector.value if p.sector else None,
+        "consent": p.consent.value,
+        "proxy": p.proxy,
+    }
+
+
+def _fields(data: dict[str, Any]) -> dict[str, Any]:
+    name = str(data.get("display_name") or "").strip()
+    if not name:
+        raise Invalid("Your name is required.", {"display_name": "Enter the name others will see."})
+    if len(name) > MAX_NAME:
+        raise Invalid(f"Names are at most {MAX_NAME} characters.", {"display_name": f"At most {MAX_NAME} characters."})
+    sector = data.get("sector") or None
+    return {
+        "display_name": name,
+        "organisation": _text(data.get("organisation"), "organisation", "The organisation", 120) or None,
+        "city": _text(data.get("city"), "city", "The city", 120) or None,
+        "sector": _choice(Sector, sector, "sector") if sector else None,
+        "consent": _choice(Consent, data.get("consent"), "consent") if data.get("consent") else _no_consent(),
+    }
+
+
+def _no_consent() -> Consent:
+    raise Invalid(
+        "Choose how your notes may be used for research: none, anonymous, pseudonymous or named.",
+        {"consent": "Choose one option."},
+    )
+
+
+async def join(rt: Runtime, code: str, data: dict[str, Any], client: str) -> tuple[Participant, str]:
+    """Join by code. Returns the participant and their secret token (shown once: cookie or API)."""
+    code = normalise_code(code)
+    async with rt.db.read() as db:
+        session = await db.scalar(select(LabSession).where(LabSession.join_code == code)) if code else None
+    if session is None:
+        if not ratelimit.failed_joins.take(client):
+            raise RateLimited("Too many attempts. Wait a minute and try again.")
+        raise NotFound("There is no session with this code. Check the code on the screen.", {"join_code": "Unknown code."})
+    if session.status is SessionStatus.closed:
+        raise Gone("This session has closed. Thank you for taking part.")
+    fields = _fields(data)
+    token = new_token(PARTICIPANT_TOKEN_PREFIX)
+    async with events.change(rt) as tx:
+        participant = Participant(session_id=session.id, token_hash=token_digest(token), **fields)
+        tx.db.add(participant)
+        await tx.db.flush()
+        tx.db.add(ConsentRecord(participant_id=participant.id, choice=participant.consent,
+                                text_version=session.consent_text_version))
+        await tx.emit(session.id, "participant.joined", participant_data(participant), Actor.participant(participant.id))
+    return participant, token
+
+
+async def add_proxy(rt: Runtime, account: Account, session_id: int, data: dict[str, Any]) -> Participant:
+    """A facilitator enters someone without a device; their consent is what they said aloud."""
+    fields = _fields(data)
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        participant = Participant(session_id=session_id, proxy=True, **fields)
+        tx.db.add(participant)
+        await tx.db.flush()
+        tx.db.add(ConsentRecord(participant_id=participant.id, choice=participant.consent,
+                                text_version=session.consent_text_version))
+        await tx.emit(session_id, "participant.joined", participant_data(participant), Actor.account(account.id))
+    return participant
+
+
+async def change_consent(rt: Runtime, participant: Participant, choice: str) -> Participant:
+    consent = _choice(Consent, choice, "consent")
+    async with events.change(rt) as tx:
+        current = await tx.db.get(Participant, participant.id)
+        session = await tx.db.get(LabSession, participant.session_id)
+        if current is None or session is None:
+            raise NotFound("No such participant.")
+        current.consent = consent
+        tx.db.add(ConsentRecord(participant_id=current.id, choice=consent, text_version=session.consent_text_version))
+        await tx.emit(session.id, "consent.changed", {"participant_id": current.id, "consent": consent.value},
+                      Actor.participant(current.id))
+    return current
+
+
+async def by_token(rt: Runtime, token: str) -> Participant | None:
+    async with rt.db.read() as db:
+        return await db.scalar(select(Participant).where(Participant.token_hash == token_digest(token)))
+
+
+async def in_session(rt: Runtime, session_id: int) -> list[Participant]:
+    async with rt.db.read() as db:
+        rows = await db.scalars(
+            select(Participant).where(Participant.session_id == session_id).order_by(Participant.display_name)
+        )
+        return list(rows.all())
+
+
+async def consent_history(rt: Runtime, participant_id: int) -> list[ConsentRecord]:
+    async with rt.db.read() as db:
+        rows = await db.scalars(
+            select(ConsentRecord).where(ConsentRecord.participant_id == participant_id).order_by(ConsentRecord.id)
+        )
+        return list(rows.all())

@@ -1,0 +1,461 @@
+"""Plan and run sessions: the session itself, its agenda, co-facilitators, start, activity
+changes, the countdown timer and closing."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from labs import events
+from labs.errors import Conflict, Invalid, NotFound
+from labs.events import Actor
+from labs.models import (
+    Account,
+    Activity,
+    ActivityType,
+    LabSession,
+    Participant,
+    Role,
+    SessionFacilitator,
+    SessionKind,
+    SessionStatus,
+)
+from labs.runtime import Runtime
+
+# No 0/O, 1/I/L: a code read off a projector must not be mistyped.
+JOIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+JOIN_CODE_LENGTH = 8
+MAX_TITLE = 200
+MAX_PROMPT = 2000
+
+
+def new_join_code() -> str:
+    return "".join(secrets.choice(JOIN_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _with_agenda() -> Any:
+    return selectinload(LabSession.activities)
+
+
+async def load(db: AsyncSession, session_id: int) -> LabSession:
+    session = await db.scalar(select(LabSession).options(_with_agenda()).where(LabSession.id == session_id))
+    if session is None:
+        raise NotFound("No such session.")
+    return session
+
+
+async def can_run(db: AsyncSession, session_id: int, account: Account) -> bool:
+    if account.role is Role.admin:
+        return True
+    return bool(
+        await db.scalar(
+            select(SessionFacilitator.session_id).where(
+                SessionFacilitator.session_id == session_id, SessionFacilitator.account_id == account.id
+            )
+        )
+    )
+
+
+async def load_for(db: AsyncSession, session_id: int, account: Account) -> LabSession:
+    """A session the account runs; 404 (not 403) otherwise, so ids of others' sessions don't leak."""
+    if account.role not in (Role.admin, Role.facilitator) or not await can_run(db, session_id, account):
+        raise NotFound("No such session.")
+    return await load(db, session_id)
+
+
+async def get_for(rt: Runtime, session_id: int, account: Account) -> LabSession:
+    async with rt.db.read() as db:
+        return await load_for(db, session_id, account)
+
+
+async def get(rt: Runtime, session_id: int) -> LabSession:
+    async with rt.db.read() as db:
+        return await load(db, session_id)
+
+
+async def by_code(rt: Runtime, code: str) -> LabSession | None:
+    async with rt.db.read() as db:
+        return await db.scalar(
+            select(LabSession).options(_with_agenda()).where(LabSession.join_code == normalise_code(code))
+        )
+
+
+async def list_for(rt: Runtime, account: Account) -> list[LabSession]:
+    query = select(LabSession).order_by(LabSession.starts_at.desc().nulls_last(), LabSession.id.desc())
+    if account.role is not Role.admin:
+        query = query.join(SessionFacilitator).where(SessionFacilitator.account_id == account.id)
+    async with rt.db.read() as db:
+        return list((await db.scalars(query)).all())
+
+
+async def facilitators(rt: Runtime, session_id: int) -> list[SessionFacilitator]:
+    async with rt.db.read() as db:
+        rows = await db.scalars(
+            select(SessionFacilitator)
+            .options(selectinload(SessionFacilitator.account))
+            .where(SessionFacilitator.session_id == session_id)
+            .order_by(SessionFacilitator.lead.desc(), SessionFacilitator.added_at)
+        )
+        return list(rows.all())
+
+
+async def participant_count(rt: Runtime, session_id: int) -> int:
+    async with rt.db.read() as db:
+        return int(
+            await db.scalar(select(func.count()).select_from(Participant).where(Participant.session_id == session_id))
+            or 0
+        )
+
+
+# --- shapes --------------------------------------------------------------------------------
+
+
+def activity_data(activity: Activity) -> dict[str, Any]:
+    return {
+        "id": activity.id,
+        "position": activity.position,
+        "title": activity.title,
+        "prompt": activity.prompt,
+        "minutes": activity.minutes,
+        "type": activity.type.value,
+        "opened_at": activity.opened_at.isoformat() if activity.opened_at else None,
+        "closed_at": activity.closed_at.isoformat() if activity.closed_at else None,
+    }
+
+
+def timer_data(session: LabSession) -> dict[str, Any]:
+    if session.timer_ends_at is not None:
+        return {"running": True, "ends_at": session.timer_ends_at.isoformat(), "remaining_s": None}
+    return {"running": False, "ends_at": None, "remaining_s": session.timer_remaining_s}
+
+
+def session_data(session: LabSession) -> dict[str, Any]:
+    return {
+        "id": session.id,
+        "title": session.title,
+        "description": session.description,
+        "kind": session.kind.value,
+        "status": session.status.value,
+        "join_code": session.join_code,
+        "city": session.city,
+        "language": session.language,
+        "community_id": session.community_id,
+        "starts_at": session.starts_at.isoformat() if session.starts_at else None,
+        "current_activity_id": session.current_activity_id,
+        "timer": timer_data(session),
+        "last_seq": session.last_seq,
+        "activities": [activity_data(a) for a in session.activities],
+    }
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _text(value: Any, field: str, label: str, limit: int, *, required: bool = False) -> str:
+    text = str(value or "").strip()
+    if required and not text:
+        raise Invalid(f"{label} is required.", {field: f"{label} is required."})
+    if len(text) > limit:
+        raise Invalid(f"{label} is longer than {limit} characters.", {field: f"At most {limit} characters."})
+    return text
+
+
+def _choice(enum_cls: Any, value: Any, field: str) -> Any:
+    try:
+        return enum_cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum_cls)
+        raise Invalid(f"Unknown {field} {value!r}; allowed: {allowed}.", {field: f"Choose one of: {allowed}."})
+
+
+def _minutes(value: Any) -> int:
+    try:
+        minutes = int(value if value not in (None, "") else 10)
+    except (TypeError, ValueError):
+        raise Invalid("Minutes must be a whole number.", {"minutes": "Enter a whole number of minutes."})
+    if not 1 <= minutes <= 600:
+        raise Invalid("Minutes must be between 1 and 600.", {"minutes": "Between 1 and 600."})
+    return minutes
+
+
+def _activity_fields(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": _text(item.get("title"), "title", "The activity title", MAX_TITLE, required=True),
+        "prompt": _text(item.get("prompt"), "prompt", "The prompt", MAX_PROMPT),
+        "minutes": _minutes(item.get("minutes")),
+        "type": _choice(ActivityType, item.get("type") or "brainstorm", "type"),
+    }
+
+
+def _parse_when(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise Invalid("Give the start as a date and time (YYYY-MM-DDTHH:MM).", {"starts_at": "Invalid date."})
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _session_fields(data: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "title": _text(data.get("title"), "title", "The title", MAX_TITLE, required=True),
+        "description": _text(data.get("description"), "description", "The description", 5000),
+        "kind": _choice(SessionKind, data.get("kind") or "workshop", "kind"),
+        "city": _text(data.get("city"), "city", "The city", 120) or None,
+        "language": _choice_lang(data.get("language")),
+        "starts_at": _parse_when(data.get("starts_at")),
+    }
+    if data.get("community_id") not in (None, ""):
+        try:
+            fields["community_id"] = int(data["community_id"])
+        except (TypeError, ValueError):
+            raise Invalid("Unknown community.", {"community_id": "Unknown community."})
+    else:
+        fields["community_id"] = None
+    return fields
+
+
+def _choice_lang(value: Any) -> str:
+    value = str(value or "en")
+    if value not in ("en", "nl"):
+        raise Invalid("Language must be en or nl.", {"language": "Choose en or nl."})
+    return value
+
+
+# --- changes -------------------------------------------------------------------------------
+
+
+async def create(rt: Runtime, account: Account, data: dict[str, Any]) -> LabSession:
+    """A new draft session with its agenda; the creator becomes its lead facilitator."""
+    fields = _session_fields(data)
+    agenda = data.get("agenda") or []
+    if not isinstance(agenda, list):
+        raise Invalid("The agenda must be a list of activities.")
+    items = [_activity_fields(item if isinstance(item, dict) else {}) for item in agenda]
+    status = SessionStatus.scheduled if fields["starts_at"] else SessionStatus.draft
+    async with events.change(rt) as tx:
+        for _ in range(5):
+            code = new_join_code()
+            if not await tx.db.scalar(select(LabSession.id).where(LabSession.join_code == code)):
+                break
+        session = LabSession(**fields, join_code=code, status=status, created_by_id=account.id, last_seq=0)
+        tx.db.add(session)
+        await tx.db.flush()
+        tx.db.add(SessionFacilitator(session_id=session.id, account_id=account.id, lead=True))
+        for position, item in enumerate(items):
+            tx.db.add(Activity(session_id=session.id, position=position, **item))
+        await tx.db.flush()
+        await tx.emit(session.id, "session.created", {"title": session.title, "kind": session.kind.value},
+                      Actor.account(account.id))
+    return await get(rt, session.id)
+
+
+async def update(rt: Runtime, account: Account, session_id: int, data: dict[str, Any]) -> LabSession:
+    fields = _session_fields(data)
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        for key, value in fields.items():
+            setattr(session, key, value)
+        if session.status is SessionStatus.draft and session.starts_at:
+            session.status = SessionStatus.scheduled
+        await tx.emit(session_id, "session.updated", {
+            k: (v.isoformat() if isinstance(v, datetime) else str(v) if hasattr(v, "value") else v)
+            for k, v in fields.items()
+        }, Actor.account(account.id))
+    return await get(rt, session_id)
+
+
+async def add_activity(rt: Runtime, account: Account, session_id: int, data: dict[str, Any]) -> Activity:
+    fields = _activity_fields(data)
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        _not_closed(session)
+        activity = Activity(session_id=session_id, position=len(session.activities), **fields)
+        tx.db.add(activity)
+        await tx.db.flush()
+        await tx.emit(session_id, "activity.added", activity_data(activity), Actor.account(account.id))
+    return activity
+
+
+async def update_activity(
+    rt: Runtime, account: Account, session_id: int, activity_id: int, data: dict[str, Any]
+) -> Activity:
+    fields = _activity_fields(data)
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        activity = _activity_of(session, activity_id)
+        for key, value in fields.items():
+            setattr(activity, key, value)
+        await tx.emit(session_id, "activity.updated", activity_data(activity), Actor.account(account.id))
+    return activity
+
+
+async def remove_activity(rt: Runtime, account: Account, session_id: int, activity_id: int) -> None:
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        activity = _activity_of(session, activity_id)
+        if activity.opened_at is not None:
+            raise Conflict("This activity has already run; it stays in the record.")
+        session.activities.remove(activity)
+        for position, other in enumerate(session.activities):
+            other.position = position
+        await tx.emit(session_id, "activity.removed", {"id": activity_id}, Actor.account(account.id))
+
+
+async def move_activity(rt: Runtime, account: Account, session_id: int, activity_id: int, offset: int) -> None:
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        activity = _activity_of(session, activity_id)
+        order = list(session.activities)
+        index = order.index(activity)
+        target = max(0, min(len(order) - 1, index + offset))
+        order.insert(target, order.pop(index))
+        for position, other in enumerate(order):
+            other.position = position
+        await tx.emit(session_id, "activities.reordered", {"order": [a.id for a in order]},
+                      Actor.account(account.id))
+
+
+async def add_facilitator(rt: Runtime, account: Account, session_id: int, email: str) -> Account:
+    async with events.change(rt) as tx:
+        await load_for(tx.db, session_id, account)
+        other = await tx.db.scalar(select(Account).where(Account.email == (email or "").strip().lower()))
+        if other is None or other.role not in (Role.facilitator, Role.admin):
+            raise Invalid("No facilitator account with that email.", {"email": "No facilitator with that email."})
+        if await tx.db.get(SessionFacilitator, (session_id, other.id)):
+            raise Conflict("That person already runs this session.", {"email": "Already a facilitator here."})
+        tx.db.add(SessionFacilitator(session_id=session_id, account_id=other.id))
+        await tx.emit(session_id, "facilitator.added", {"account_id": other.id, "name": other.display_name},
+                      Actor.account(account.id))
+    return other
+
+
+async def start(rt: Runtime, account: Account, session_id: int) -> LabSession:
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        if session.status is SessionStatus.live:
+            return session
+        _not_closed(session)
+        session.status = SessionStatus.live
+        session.started_at = _now()
+        await tx.emit(session_id, "session.started", {"status": "live"}, Actor.account(account.id))
+        if session.current_activity_id is None and session.activities:
+            await _activate(tx, session, session.activities[0], Actor.account(account.id))
+    return await get(rt, session_id)
+
+
+async def activate(rt: Runtime, account: Account, session_id: int, activity_id: int) -> LabSession:
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        if session.status is not SessionStatus.live:
+            raise Conflict("Start the session first.")
+        await _activate(tx, session, _activity_of(session, activity_id), Actor.account(account.id))
+    return await get(rt, session_id)
+
+
+async def activate_next(rt: Runtime, account: Account, session_id: int) -> LabSession:
+    async with rt.db.read() as db:
+        session = await load_for(db, session_id, account)
+    ids = [a.id for a in session.activities]
+    if session.current_activity_id in ids and ids.index(session.current_activity_id) + 1 < len(ids):
+        return await activate(rt, account, session_id, ids[ids.index(session.current_activity_id) + 1])
+    raise Conflict("This is the last activity.")
+
+
+async def _activate(tx: events.Change, session: LabSession, activity: Activity, actor: Actor) -> None:
+    now = _now()
+    for other in session.activities:
+        if other.id == session.current_activity_id and other.id != activity.id:
+            other.closed_at = now
+    activity.opened_at = activity.opened_at or now
+    activity.closed_at = None
+    session.current_activity_id = activity.id
+    session.timer_ends_at = now + timedelta(minutes=activity.minutes)
+    session.timer_remaining_s = None
+    await tx.emit(session.id, "activity.activated",
+                  {"activity": activity_data(activity), "timer": timer_data(session)}, actor)
+
+
+async def set_timer(rt: Runtime, account: Account, session_id: int, action: str, seconds: int | None = None) -> LabSession:
+    """Timer actions: start (with seconds), pause, resume, add (seconds), stop."""
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        _not_closed(session)
+        now = _now()
+        remaining = (
+            max(0, int((session.timer_ends_at - now).total_seconds())) if session.timer_ends_at
+            else session.timer_remaining_s
+        )
+        if action == "start":
+            if seconds is None or not 1 <= seconds <= 36_000:
+                raise Invalid("Give the timer between 1 second and 10 hours.", {"seconds": "1 to 36000."})
+            session.timer_ends_at, session.timer_remaining_s = now + timedelta(seconds=seconds), None
+        elif action == "pause" and session.timer_ends_at:
+            session.timer_ends_at, session.timer_remaining_s = None, remaining
+        elif action == "resume" and session.timer_remaining_s is not None:
+            session.timer_ends_at = now + timedelta(seconds=session.timer_remaining_s)
+            session.timer_remaining_s = None
+        elif action == "add":
+            extra = seconds or 60
+            if session.timer_ends_at:
+                session.timer_ends_at += timedelta(seconds=extra)
+            else:
+                session.timer_remaining_s = (remaining or 0) + extra
+        elif action == "stop":
+            session.timer_ends_at, session.timer_remaining_s = None, None
+        elif action not in ("pause", "resume"):
+            raise Invalid(f"Unknown timer action {action!r}; allowed: start, pause, resume, add, stop.")
+        else:
+            return session
+        await tx.emit(session_id, f"timer.{_TIMER_EVENTS[action]}", timer_data(session), Actor.account(account.id))
+    return await get(rt, session_id)
+
+
+_TIMER_EVENTS = {"start": "started", "pause": "paused", "resume": "resumed", "add": "extended", "stop": "stopped"}
+
+
+async def close(rt: Runtime, account: Account, session_id: int) -> LabSession:
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        if session.status is SessionStatus.closed:
+            return session
+        now = _now()
+        session.status = SessionStatus.closed
+        session.closed_at = now
+        session.timer_ends_at = session.timer_remaining_s = None
+        for activity in session.activities:
+            if activity.id == session.current_activity_id:
+                activity.closed_at = now
+        await tx.emit(session_id, "session.closed", {"status": "closed"}, Actor.account(account.id))
+    return await get(rt, session_id)
+
+
+def _activity_of(session: LabSession, activity_id: int) -> Activity:
+    for activity in session.activities:
+        if activity.id == activity_id:
+            return activity
+    raise NotFound("No such activity in this session.")
+
+
+def _not_closed(session: LabSession) -> None:
+    if session.status is SessionStatus.closed:
+        raise Conflict("This session is closed.")

@@ -1,0 +1,70 @@
+"""Settings from LABS_* environment variables, with defaults that run on a laptop."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = Path(__file__).resolve().parent
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(_env("LABS_DATA_DIR", str(ROOT / "var"))))
+    database_url: str = ""
+    channels_url: str = field(default_factory=lambda: _env("LABS_CHANNELS_URL", "memory://"))
+    host: str = field(default_factory=lambda: _env("LABS_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(_env("LABS_PORT", "8000")))
+    # Base URL people reach the app at (join links and QR codes); defaults to the request's own.
+    public_url: str = field(default_factory=lambda: _env("LABS_PUBLIC_URL", ""))
+    secret_key: str = ""
+    debug: bool = field(default_factory=lambda: _env("LABS_DEBUG", "0") == "1")
+    templates_dir: Path = ROOT / "templates"
+    static_dir: Path = ROOT / "static"
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            url = _env("LABS_DATABASE_URL", f"sqlite+aiosqlite:///{self.data_dir / 'labs.db'}")
+            object.__setattr__(self, "database_url", normalise_db_url(url))
+        if not self.secret_key:
+            object.__setattr__(self, "secret_key", _env("LABS_SECRET_KEY", "") or self._stored_secret())
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def _stored_secret(self) -> str:
+        # Generated once and kept beside the database, so cookies survive restarts.
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+def normalise_db_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://, sqlite:///) and pick async drivers."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,72 @@
+"""One Jinja environment for pages, htmx fragments and live fragments. A page template's blocks
+are what htmx requests and the live stream get, so the full page and its fragments never drift."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from jinja2_fragments import render_block
+from litestar import Request, Response
+from litestar.datastructures import State
+from litestar.enums import MediaType
+from litestar.utils.scope.state import ScopeState
+
+from labs import i18n
+from labs.auth import Identity
+from labs.settings import get_settings
+
+LANG_COOKIE = "labs_lang"
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    env = i18n.make_environment(get_settings().templates_dir, enable_async=False)
+    env.globals["NOTE_KINDS"] = ["idea", "insight", "question", "booster", "barrier", "action"]
+    return env
+
+
+def request_lang(request: Request[Any, Any, State], identity: Identity | None = None) -> str:
+    preferred = request.cookies.get(LANG_COOKIE)
+    if not preferred and identity and identity.account:
+        preferred = identity.account.language
+    return i18n.negotiate(request.headers.get("accept-language"), preferred)
+
+
+def base_context(request: Request[Any, Any, State]) -> dict[str, Any]:
+    identity: Identity | None = request.scope.get("state", {}).get("labs_identity")
+    return {
+        "request": request,
+        "lang": request_lang(request, identity),
+        "account": identity.account if identity else None,
+        "csrf_token": ScopeState.from_scope(request.scope).csrf_token or "",
+    }
+
+
+def html(content: str, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(content=content, status_code=status_code, media_type=MediaType.HTML, headers=headers)
+
+
+def page(
+    request: Request[Any, Any, State],
+    template: str,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Response[str]:
+    """The whole page, or only `block` of it when htmx asks (so both come from one template)."""
+    ctx = {**base_context(request), "status_code": status_code, **context}
+    if block and request.headers.get("hx-request") == "true":
+        return html(render_block(environment(), template, block, ctx), status_code, headers)
+    return html(environment().get_template(template).render(ctx), status_code, headers)
+
+
+def fragment(template: str, block: str, **context: Any) -> str:
+    return render_block(environment(), template, block, context)
+
+
+def gettext(request: Request[Any, Any, State], message: str, **variables: Any) -> str:
+    return i18n.gettext(base_context(request)["lang"], message, **variables)

@@ -1,0 +1,140 @@
+"""Fixtures: a clean database per test (SQLite; also PostgreSQL when LABS_TEST_POSTGRES_URL is
+set: every database test then runs on both), the app, HTTP clients and accounts."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from labs.models import Base
+from labs.settings import Settings
+
+POSTGRES_URL = os.environ.get("LABS_TEST_POSTGRES_URL", "").strip()
+REDIS_URL = os.environ.get("LABS_TEST_REDIS_URL", "").strip()
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+PASSWORD = "correct horse battery"
+
+_ran_on_postgres: set[str] = set()
+
+
+def pg_dsn(database: str) -> str:
+    base = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://").replace("postgres://", "postgresql://")
+    return base.rsplit("/", 1)[0] + "/" + database
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(pg_dsn("postgres"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+_template_ready = False
+TEMPLATE_DB = f"labs_tpl_{os.getpid()}"
+
+
+async def _postgres_database() -> str:
+    """A fresh database cloned from a template that holds the schema (fast: no DDL per test)."""
+    global _template_ready
+    if not _template_ready:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+        await _pg_admin(f'CREATE DATABASE "{TEMPLATE_DB}"')
+        engine = create_async_engine(pg_dsn(TEMPLATE_DB).replace("postgresql://", "postgresql+asyncpg://"))
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        await engine.dispose()
+        _template_ready = True
+    name = f"labs_test_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+    return name
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'labs.db'}"
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        await engine.dispose()
+        yield url
+        return
+    _ran_on_postgres.add(request.node.nodeid)
+    name = await _postgres_database()
+    try:
+        yield pg_dsn(name).replace("postgresql://", "postgresql+asyncpg://")
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, database_url=db_url, channels_url="memory://", secret_key="test-secret")
+
+
+@pytest.fixture
+def app(settings: Settings) -> Litestar:
+    from labs.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def rt(app: Litestar) -> Any:
+    return app.state.runtime
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as c:
+        yield c
+
+
+async def make_account(rt: Any, role: str = "facilitator", email: str | None = None) -> Any:
+    from labs.services import accounts
+
+    return await accounts.create(
+        rt, email=email or f"{role}-{uuid.uuid4().hex[:6]}@example.org", password=PASSWORD, role=role
+    )
+
+
+async def api_token(client: AsyncTestClient[Litestar], email: str) -> dict[str, str]:
+    response = await client.post("/api/v1/auth/tokens", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def login(client: AsyncTestClient[Litestar], email: str) -> None:
+    """Log in through the real form, CSRF token included."""
+    await client.get("/login")
+    response = await client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD, "_csrf_token": client.cookies.get("labs_csrf", "")},
+    )
+    assert response.status_code in (200, 302, 303), response.text
+
+
+def csrf(client: AsyncTestClient[Litestar]) -> dict[str, str]:
+    return {"x-csrftoken": client.cookies.get("labs_csrf", "")}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if POSTGRES_URL:
+        passed = {r.nodeid for r in terminalreporter.stats.get("passed", [])}
+        ran = len(_ran_on_postgres & passed) + len(
+            {r.nodeid for r in terminalreporter.stats.get("passed", []) if "postgres" in r.keywords}
+            - _ran_on_postgres
+        )
+        terminalreporter.write_line(f"PostgreSQL: {ran} tests passed against PostgreSQL ({POSTGRES_URL})")
+    else:
+        terminalreporter.write_line("PostgreSQL: not tested (LABS_TEST_POSTGRES_URL is unset)")
