@@ -29,7 +29,7 @@ import tempfile
 import threading
 from contextvars import ContextVar
 from datetime import date, datetime, time, tzinfo
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -155,7 +155,7 @@ def compile_catalog(lang: str, *, force: bool = False) -> bytes | None:
         return data
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_translations(lang: str | None) -> _gettext.NullTranslations:
     """The translations for ``lang`` (unsupported codes give English); cached per language."""
     code = normalize(lang) or DEFAULT_LANGUAGE
@@ -173,7 +173,7 @@ def clear_cache() -> None:
 # --------------------------------------------------------------------------- python side
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+def N_(message: str) -> str:
     """Mark a string for extraction without translating it (translate later with gettext)."""
     return message
 
@@ -219,7 +219,9 @@ def format_datetime(
     return babel_dates.format_datetime(_aware(dt, tz), format=format, locale=babel_locale(lang))
 
 
-def format_date(d: date | datetime | None, lang: str | None, format: str = "medium", tz: tzinfo | None = None) -> str:
+def format_date(
+    d: date | datetime | None, lang: str | None, format: str = "medium", tz: tzinfo | None = None
+) -> str:
     """The (local) date of ``d``, e.g. ``21 Nov 2025`` / ``21 nov 2025``."""
     if d is None:
         return ""
@@ -228,7 +230,9 @@ def format_date(d: date | datetime | None, lang: str | None, format: str = "medi
     return babel_dates.format_date(d, format=format, locale=babel_locale(lang))
 
 
-def format_time(t: time | datetime | None, lang: str | None, format: str = "short", tz: tzinfo | None = None) -> str:
+def format_time(
+    t: time | datetime | None, lang: str | None, format: str = "short", tz: tzinfo | None = None
+) -> str:
     """The (local) time of ``t``, e.g. ``14:05``."""
     if t is None:
         return ""
@@ -282,12 +286,16 @@ def _datetime_filter(context: jinja2.runtime.Context, value: datetime | None, fo
 
 
 @jinja2.pass_context
-def _date_filter(context: jinja2.runtime.Context, value: date | datetime | None, format: str = "medium") -> str:
+def _date_filter(
+    context: jinja2.runtime.Context, value: date | datetime | None, format: str = "medium"
+) -> str:
     return format_date(value, context_lang(context), format)
 
 
 @jinja2.pass_context
-def _time_filter(context: jinja2.runtime.Context, value: time | datetime | None, format: str = "short") -> str:
+def _time_filter(
+    context: jinja2.runtime.Context, value: time | datetime | None, format: str = "short"
+) -> str:
     return format_time(value, context_lang(context), format)
 
 

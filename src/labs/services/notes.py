@@ -242,19 +242,6 @@ async def moderate(rt: Runtime, account: Account, session_id: int, note_id: int,
     return payload
 
 
-async def create_cluster(rt: Runtime, account: Account, session_id: int, name: str) -> Cluster:
-    name = str(name or "").strip()
-    if not name or len(name) > 120:
-        raise Invalid("A cluster needs a name of at most 120 characters.", {"name": "1 to 120 characters."})
-    async with events.change(rt) as tx:
-        session = await load_for(tx.db, session_id, account)
-        cluster = Cluster(session_id=session_id, activity_id=session.current_activity_id, name=name)
-        tx.db.add(cluster)
-        await tx.db.flush()
-        await tx.emit(session_id, "cluster.created", cluster_data(cluster), Actor.account(account.id))
-    return cluster
-
-
 async def rename_cluster(rt: Runtime, account: Account, session_id: int, cluster_id: int, name: str) -> Cluster:
     name = str(name or "").strip()
     if not name or len(name) > 120:
@@ -269,19 +256,25 @@ async def rename_cluster(rt: Runtime, account: Account, session_id: int, cluster
     return cluster
 
 
-async def cluster_note(
-    rt: Runtime, account: Account, session_id: int, note_id: int, cluster_id: int | None
-) -> dict[str, Any]:
+async def cluster_note(rt: Runtime, account: Account, session_id: int, note_id: int, name: str) -> dict[str, Any]:
+    """Put a note in the cluster called `name` (made on first use); an empty name takes it out."""
+    name = str(name or "").strip()
+    if len(name) > 120:
+        raise Invalid("A cluster name is at most 120 characters.", {"name": "At most 120 characters."})
     async with events.change(rt) as tx:
-        await load_for(tx.db, session_id, account)
+        session = await load_for(tx.db, session_id, account)
         note = await _note_in(tx.db, session_id, note_id)
-        if cluster_id is not None:
-            cluster = await tx.db.get(Cluster, cluster_id)
-            if cluster is None or cluster.session_id != session_id:
-                raise Invalid("No such cluster in this session.", {"cluster_id": "Unknown cluster."})
-        note.cluster_id = cluster_id
+        cluster = None
+        if name:
+            cluster = await tx.db.scalar(select(Cluster).where(Cluster.session_id == session_id, Cluster.name == name))
+            if cluster is None:
+                cluster = Cluster(session_id=session_id, activity_id=session.current_activity_id, name=name)
+                tx.db.add(cluster)
+                await tx.db.flush()
+                await tx.emit(session_id, "cluster.created", cluster_data(cluster), Actor.account(account.id))
+        note.cluster_id = cluster.id if cluster else None
         payload = note_data(note, await _author(tx.db, note))
-        await tx.emit(session_id, "note.clustered", payload, Actor.account(account.id))
+        await tx.emit(session_id, "note.clustered", {**payload, "cluster": name or None}, Actor.account(account.id))
     return payload
 
 
@@ -292,8 +285,10 @@ def cluster_data(cluster: Cluster) -> dict[str, Any]:
 # --- reading -------------------------------------------------------------------------------
 
 
-async def wall(rt: Runtime, session_id: int, *, include_hidden: bool) -> list[dict[str, Any]]:
-    """Every note of the session (not deleted), pinned first, oldest first."""
+async def wall(
+    rt: Runtime, session_id: int, *, include_hidden: bool, activity_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The session's notes (of one activity, when given), oldest first, without deleted ones."""
     query = (
         select(Note, Participant.display_name, Account.display_name)
         .outerjoin(Participant, Participant.id == Note.participant_id)
@@ -303,6 +298,8 @@ async def wall(rt: Runtime, session_id: int, *, include_hidden: bool) -> list[di
     )
     if not include_hidden:
         query = query.where(Note.hidden.is_(False))
+    if activity_id is not None:
+        query = query.where(Note.activity_id == activity_id)
     async with rt.db.read() as db:
         rows = (await db.execute(query)).all()
     return [note_data(note, pname or aname) for note, pname, aname in rows]

@@ -104,6 +104,13 @@ async def list_for(rt: Runtime, account: Account) -> list[LabSession]:
         return list((await db.scalars(query)).all())
 
 
+async def list_all(rt: Runtime) -> list[LabSession]:
+    """Every session, newest first (researchers see the whole record)."""
+    async with rt.db.read() as db:
+        query = select(LabSession).order_by(LabSession.starts_at.desc().nulls_last(), LabSession.id.desc())
+        return list((await db.scalars(query)).all())
+
+
 async def facilitators(rt: Runtime, session_id: int) -> list[SessionFacilitator]:
     async with rt.db.read() as db:
         rows = await db.scalars(

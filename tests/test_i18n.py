@@ -1,0 +1,124 @@
+"""Language negotiation, catalogs and per-render translation in templates."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from labs import i18n
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("header", "preferred", "expected"),
+    [
+        (None, None, "en"),
+        ("", None, "en"),
+        ("nl", None, "nl"),
+        ("nl-NL,nl;q=0.9,en-US;q=0.8,en;q=0.7", None, "nl"),
+        ("de-DE,de;q=0.9,nl;q=0.5,en;q=0.4", None, "nl"),
+        ("en;q=0.3,nl-BE;q=0.8", None, "nl"),
+        ("fr, nl;q=0", None, "en"),
+        ("*", None, "en"),
+        ("nl;q=bogus, en;q=0.1", None, "en"),
+        ("nl", "en", "en"),
+        (None, "nl_NL", "nl"),
+        ("nl", "xx", "nl"),
+    ],
+)
+def test_negotiate(header: str | None, preferred: str | None, expected: str) -> None:
+    assert i18n.negotiate(header, preferred) == expected
+
+
+def test_dutch_catalog() -> None:
+    assert i18n.gettext("nl", "Log out") == "Uitloggen"
+    assert i18n.gettext("nl", "Error %(code)s", code=404) == "Fout 404"
+    assert i18n.gettext("en", "Log out") == "Log out"
+    assert i18n.gettext("xx", "Log out") == "Log out"
+    assert i18n.get_translations("nl") is i18n.get_translations("nl")
+
+
+SHELL_TEMPLATES = ("templates/base.html", "templates/macros/forms.html", "templates/errors/error.html")
+
+
+def test_shell_strings_have_dutch_translations() -> None:
+    from babel.messages.pofile import read_po
+
+    with (i18n.TRANSLATIONS_DIR / "nl" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        catalog = read_po(fh)
+    shell = [m for m in catalog if m.id and any(path in SHELL_TEMPLATES for path, _line in m.locations)]
+    assert len(shell) > 30
+    assert [m.id for m in shell if not m.string or m.fuzzy] == []
+
+
+def test_lazy_compile_when_mo_missing_or_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "nl" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    shutil.copy(i18n.TRANSLATIONS_DIR / "nl" / "LC_MESSAGES" / "messages.po", folder / "messages.po")
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", tmp_path)
+    i18n.clear_cache()
+    try:
+        assert i18n.gettext("nl", "Log in") == "Inloggen"
+        mo = folder / "messages.mo"
+        assert mo.exists()
+        # a newer .po is recompiled
+        po = folder / "messages.po"
+        po.write_text(po.read_text(encoding="utf-8").replace('"Inloggen"', '"Aanmelden"'), encoding="utf-8")
+        later = time.time() + 5
+        os.utime(po, (later, later))
+        i18n.clear_cache()
+        assert i18n.gettext("nl", "Log in") == "Aanmelden"
+    finally:
+        i18n.clear_cache()
+
+
+def _env() -> jinja2.Environment:
+    return i18n.make_environment(ROOT / "templates")
+
+
+def test_templates_render_per_request_language() -> None:
+    env = _env()
+    page = env.from_string(
+        '{% extends "base.html" %}{% import "macros/forms.html" as forms %}'
+        '{% block content %}{{ forms.input("x", "X", required=true) }} {{ when|date("long") }}{% endblock %}'
+    )
+    when = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    nl = page.render(lang="nl", account=None, when=when)
+    en = page.render(lang="en", account=None, when=when)
+    assert '<html lang="nl">' in nl and "Naar de inhoud" in nl and "Inloggen" in nl
+    assert "(verplicht)" in nl  # macro imported without context follows the page language
+    assert "1 maart 2025" in nl
+    assert '<html lang="en">' in en and "Skip to content" in en and "(required)" in en
+    assert "1 March 2025" in en
+
+
+def test_nav_depends_on_role_and_csrf() -> None:
+    env = _env()
+
+    class Account:
+        role = "researcher"
+
+    html = env.get_template("base.html").render(lang="en", account=Account(), csrf_token="abc")
+    assert 'href="/research"' in html and 'href="/sessions"' not in html
+    assert 'name="_csrf" value="abc"' in html and 'name="csrf-token" content="abc"' in html
+    anon = env.get_template("base.html").render(lang="en", account=None)
+    assert 'href="/login"' in anon and "/logout" not in anon and "csrf-token" not in anon
+
+
+def test_error_page() -> None:
+    html = _env().get_template("errors/error.html").render(lang="nl", status_code=404, account=None)
+    assert "Pagina niet gevonden" in html and "Fout 404" in html
+
+
+def test_format_helpers() -> None:
+    naive_utc = datetime(2025, 7, 1, 10, 30)  # naive = UTC; shown in Amsterdam summer time
+    assert i18n.format_time(naive_utc, "nl") == "12:30"
+    assert i18n.format_date(naive_utc, "nl", "long") == "1 juli 2025"
+    assert i18n.format_datetime(None, "en") == ""
