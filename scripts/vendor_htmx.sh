@@ -45,6 +45,7 @@ pkg="${tmp}/package"
 mkdir -p "$dest"
 install -m 0644 "${pkg}/dist/htmx.min.js" "${dest}/htmx.min.js"
 install -m 0644 "${pkg}/dist/ext/hx-ws.min.js" "${dest}/hx-ws.min.js"
+install -m 0644 "${pkg}/dist/ext/hx-upsert.min.js" "${dest}/hx-upsert.min.js"
 install -m 0644 "${pkg}/LICENSE" "${dest}/LICENSE"
 
 echo "vendor_htmx: installed into ${dest#"${repo_root}"/}:"

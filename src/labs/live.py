@@ -56,6 +56,15 @@ class Client:
     sent_seq: int = 0
     overflowed: bool = False
 
+    def resync(self, after: int) -> None:
+        """Send everything after `after` again (the client says it lost what came later)."""
+        self.sent_seq = min(self.sent_seq, after)
+        self.offer_restart()
+
+    def offer_restart(self) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
+
     def offer(self, seq: int, frame: str) -> None:
         if self.overflowed:
             return

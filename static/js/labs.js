@@ -1,1 +1,138 @@
-// labs front-end behaviour (htmx 4 event hooks, CSRF header, live views); filled in by the app.
+// labs: the little the browser does beyond htmx. CSRF header on htmx requests, resume-from-seq on
+// every websocket (re)connect, the connection indicator, the countdown, client ids for notes and
+// an offline queue so a note typed on bad venue Wi-Fi is sent exactly once when the link is back.
+(() => {
+  "use strict";
+
+  const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  // --- CSRF on every htmx request (forms carry _csrf_token; buttons do not) ----------------
+  document.addEventListener("htmx:config:request", (evt) => {
+    const token = csrfToken();
+    if (token) evt.detail.ctx.request.headers["X-CSRFToken"] = token;
+  });
+
+  // --- live stream: resume after the last applied seq ----------------------------------------
+  const lastSeq = () => document.getElementById("live-seq")?.dataset.seq || "0";
+
+  document.addEventListener("htmx:ws:before:connection", (evt) => {
+    const connection = evt.detail.connection;
+    const url = new URL(connection.url);
+    url.searchParams.set("after", lastSeq());
+    connection.url = url.toString();
+    setConnection("connecting");
+  });
+  document.addEventListener("htmx:ws:after:connection", () => {
+    setConnection("connected");
+    flushQueue();
+  });
+  document.addEventListener("htmx:ws:close", () => setConnection("offline"));
+  window.addEventListener("offline", () => setConnection("offline"));
+
+  function setConnection(state) {
+    const el = document.getElementById("connection");
+    if (!el) return;
+    el.dataset.state = state;
+    el.textContent = el.dataset[state] || state;
+    document.body.dataset.connection = state;
+  }
+
+  // --- countdown: from the server's end time, corrected for this device's clock ------------
+  const serverOffset = (() => {
+    const now = document.querySelector('meta[name="server-now"]')?.content;
+    return now ? Date.parse(now) - Date.now() : 0;
+  })();
+
+  function tick() {
+    const el = document.getElementById("timer");
+    if (el && el.dataset.endsAt) {
+      const left = Math.round((Date.parse(el.dataset.endsAt) - (Date.now() + serverOffset)) / 1000);
+      const abs = Math.abs(left);
+      const text = (left < 0 ? "-" : "") + Math.floor(abs / 60) + ":" + String(abs % 60).padStart(2, "0");
+      if (el.textContent !== text) el.textContent = text;
+      el.dataset.state = left < 0 ? "overtime" : "running";
+    }
+  }
+  setInterval(tick, 250);
+  document.addEventListener("DOMContentLoaded", tick);
+
+  // --- client ids: made when a note is typed, so a resend is recognised --------------------
+  const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
+
+  function ensureClientId(form) {
+    const field = form.querySelector('input[name="client_id"]');
+    if (field && !field.value) field.value = newId();
+  }
+  document.addEventListener("input", (evt) => {
+    const form = evt.target.closest?.("form[data-client-id-form]");
+    if (form) ensureClientId(form);
+  });
+  document.addEventListener("htmx:after:request", (evt) => {
+    const form = evt.target.closest?.("form[data-client-id-form]");
+    const status = evt.detail.ctx?.response?.status;
+    if (form && status && status < 300) {
+      form.reset();
+      form.querySelector('input[name="client_id"]').value = "";
+    }
+  });
+
+  // --- offline queue for the participant's compose form -------------------------------------
+  const QUEUE_KEY = "labs-queue:" + location.pathname;
+  const loadQueue = () => { try { return JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]"); } catch { return []; } };
+  const saveQueue = (q) => localStorage.setItem(QUEUE_KEY, JSON.stringify(q));
+
+  function composeStatus(text) {
+    const el = document.getElementById("compose-status");
+    if (el) el.textContent = text;
+  }
+
+  let flushing = false;
+  async function flushQueue() {
+    const form = document.querySelector("form[data-offline-queue]");
+    if (!form || flushing) return;
+    flushing = true;
+    try {
+      let queue = loadQueue();
+      while (queue.length) {
+        const item = queue[0];
+        let response;
+        try {
+          response = await fetch(form.action, {
+            method: "POST",
+            headers: { "Accept": "application/json", "X-CSRFToken": csrfToken() },
+            body: new URLSearchParams(item),
+            credentials: "same-origin",
+          });
+        } catch {
+          composeStatus(form.dataset.queuedText);
+          return; // still offline: try again on the next reconnect or timer
+        }
+        if (response.status >= 500) { composeStatus(form.dataset.queuedText); return; }
+        queue = loadQueue().filter((q) => q.client_id !== item.client_id);
+        saveQueue(queue);
+        if (response.ok) composeStatus(form.dataset.sentText);
+        else composeStatus((await response.json().catch(() => ({}))).detail || response.statusText);
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  document.addEventListener("submit", (evt) => {
+    const form = evt.target;
+    if (!form.matches("form[data-offline-queue]")) return;
+    evt.preventDefault();
+    ensureClientId(form);
+    const data = Object.fromEntries(new FormData(form).entries());
+    delete data._csrf_token;
+    if (!String(data.body || "").trim()) return;
+    // Kept on the device first: whatever happens to the network, the note is not lost.
+    saveQueue([...loadQueue(), data]);
+    form.reset();
+    form.querySelector('input[name="client_id"]').value = "";
+    flushQueue();
+  });
+  window.addEventListener("online", flushQueue);
+  setInterval(flushQueue, 5000);
+  document.addEventListener("DOMContentLoaded", flushQueue);
+})();

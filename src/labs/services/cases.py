@@ -36,7 +36,7 @@ def _countries() -> frozenset[str]:
     from babel import Locale
 
     codes = (str(code) for code in Locale("en").territories)
-    return frozenset(code for code in codes if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES)
+    return frozenset(c for c in codes if len(c) == 2 and c.isalpha() and c not in _NOT_COUNTRIES)
 
 
 # --- shapes --------------------------------------------------------------------------------

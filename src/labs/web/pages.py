@@ -38,7 +38,7 @@ def _home_for(identity: Identity) -> str:
     return "/sessions"
 
 
-@get("/", sync_to_thread=False)
+@get("/")
 async def home(request: Req, rt: Runtime, identity: Identity) -> Response[Any]:
     if identity.account:
         return Redirect(_home_for(identity))

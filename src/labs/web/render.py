@@ -3,6 +3,7 @@ are what htmx requests and the live stream get, so the full page and its fragmen
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -23,6 +24,7 @@ LANG_COOKIE = "labs_lang"
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = i18n.make_environment(get_settings().templates_dir, enable_async=False)
+    env.globals["server_now"] = lambda: datetime.now(UTC).isoformat()  # the countdown's clock
     env.globals["NOTE_KINDS"] = ["idea", "insight", "question", "booster", "barrier", "action"]
     return env
 
@@ -59,6 +61,11 @@ def page(
 ) -> Response[str]:
     """The whole page, or only `block` of it when htmx asks (so both come from one template)."""
     ctx = {**base_context(request), "status_code": status_code, **context}
+    # Messages come from services in English; the catalog holds their translations.
+    if ctx.get("messages"):
+        ctx["messages"] = [(level, i18n.gettext(ctx["lang"], text)) for level, text in ctx["messages"]]
+    if isinstance(ctx.get("message"), str):
+        ctx["message"] = i18n.gettext(ctx["lang"], ctx["message"])
     if block and request.headers.get("hx-request") == "true":
         return html(render_block(environment(), template, block, ctx), status_code, headers)
     return html(environment().get_template(template).render(ctx), status_code, headers)

@@ -1,0 +1,387 @@
+"""The JSON integration API (/api/v1) and the live event stream (websocket). Bearer tokens only:
+account tokens from POST /auth/tokens, participant tokens from POST /join. Author, role and
+session always come from the token, never from the payload."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import msgspec
+from litestar import Request, Response, Router, WebSocket, get, post, put, websocket
+from litestar.datastructures import State
+from litestar.exceptions import WebSocketDisconnect
+
+from labs import auth, events, live
+from labs.auth import Identity
+from labs.errors import Invalid, NotFound
+from labs.models import Participant
+from labs.runtime import Runtime
+from labs.services import accounts, notes, participants, sessions, votes
+from labs.web import fragments
+from labs.web.participant import client_key, current_participant
+
+MAX_WS_MESSAGE = 64 * 1024
+
+
+class TokenRequest(msgspec.Struct):
+    email: str
+    password: str
+
+
+class TokenResponse(msgspec.Struct):
+    token: str
+
+
+class ActivityIn(msgspec.Struct):
+    title: str
+    prompt: str = ""
+    minutes: int = 10
+    type: str = "brainstorm"
+
+
+class SessionIn(msgspec.Struct):
+    title: str
+    kind: str = "workshop"
+    description: str = ""
+    city: str | None = None
+    language: str = "en"
+    starts_at: str | None = None
+    community_id: int | None = None
+    agenda: list[ActivityIn] = []
+
+
+class JoinIn(msgspec.Struct):
+    join_code: str
+    display_name: str
+    consent: str
+    organisation: str | None = None
+    city: str | None = None
+    sector: str | None = None
+
+
+class JoinOut(msgspec.Struct):
+    session_id: int
+    participant_id: int
+    token: str
+
+
+class NoteIn(msgspec.Struct):
+    client_id: str
+    body: str
+    kind: str = "idea"
+    activity_id: int | None = None
+    case_id: int | None = None
+    participant_id: int | None = None  # facilitators only: a proxy participant of the session
+
+
+class NoteEdit(msgspec.Struct):
+    body: str
+    kind: str | None = None
+
+
+class ModerationIn(msgspec.Struct):
+    action: Literal["hide", "restore", "pin", "unpin"]
+
+
+class ClusterIn(msgspec.Struct):
+    name: str
+
+
+class TimerIn(msgspec.Struct):
+    action: Literal["start", "pause", "resume", "add", "stop"]
+    seconds: int | None = None
+
+
+class VoteRoundIn(msgspec.Struct):
+    votes: int = 3
+    title: str = ""
+
+
+class VoteIn(msgspec.Struct):
+    note_id: int
+
+
+class ConsentIn(msgspec.Struct):
+    consent: str
+
+
+def _dict(data: msgspec.Struct) -> dict[str, Any]:
+    return msgspec.to_builtins(data)  # type: ignore[no-any-return]
+
+
+def _account(identity: Identity) -> Any:
+    assert identity.account
+    return identity.account
+
+
+def _participant_of(identity: Identity, session_id: int) -> Participant:
+    if identity.participant is None or identity.participant.session_id != session_id:
+        raise NotFound("No such session.")
+    return identity.participant
+
+
+# --- auth and sessions ---------------------------------------------------------------------
+
+
+@post("/auth/tokens", status_code=201, summary="Get a bearer token for an account")
+async def create_token(rt: Runtime, data: TokenRequest) -> TokenResponse:
+    return TokenResponse(token=await accounts.issue_api_token(rt, data.email, data.password))
+
+
+@post("/sessions", guards=[auth.facilitator], status_code=201, summary="Create a session with its agenda")
+async def create_session(rt: Runtime, identity: Identity, data: SessionIn) -> dict[str, Any]:
+    return sessions.session_data(await sessions.create(rt, _account(identity), _dict(data)))
+
+
+@get("/sessions", guards=[auth.facilitator], summary="Sessions the caller runs")
+async def list_sessions(rt: Runtime, identity: Identity) -> list[dict[str, Any]]:
+    found = await sessions.list_for(rt, _account(identity))
+    return [sessions.session_data(await sessions.get(rt, s.id)) for s in found]
+
+
+@get("/sessions/{session_id:int}", summary="A session (its facilitators and participants)")
+async def get_session(rt: Runtime, identity: Identity, session_id: int) -> dict[str, Any]:
+    if identity.account:
+        return sessions.session_data(await sessions.get_for(rt, session_id, identity.account))
+    _participant_of(identity, session_id)
+    return sessions.session_data(await sessions.get(rt, session_id))
+
+
+@post("/sessions/{session_id:int}/start", guards=[auth.facilitator], status_code=200)
+async def start_session(rt: Runtime, identity: Identity, session_id: int) -> dict[str, Any]:
+    return sessions.session_data(await sessions.start(rt, _account(identity), session_id))
+
+
+@post("/sessions/{session_id:int}/close", guards=[auth.facilitator], status_code=200)
+async def close_session(rt: Runtime, identity: Identity, session_id: int) -> dict[str, Any]:
+    return sessions.session_data(await sessions.close(rt, _account(identity), session_id))
+
+
+@post("/sessions/{session_id:int}/activities/{activity_id:int}/activate", guards=[auth.facilitator], status_code=200)
+async def activate_activity(rt: Runtime, identity: Identity, session_id: int, activity_id: int) -> dict[str, Any]:
+    return sessions.session_data(await sessions.activate(rt, _account(identity), session_id, activity_id))
+
+
+@post("/sessions/{session_id:int}/timer", guards=[auth.facilitator], status_code=200)
+async def set_timer(rt: Runtime, identity: Identity, session_id: int, data: TimerIn) -> dict[str, Any]:
+    return sessions.session_data(
+        await sessions.set_timer(rt, _account(identity), session_id, data.action, data.seconds)
+    )
+
+
+# --- participants --------------------------------------------------------------------------
+
+
+@post("/join", status_code=201, summary="Join a session by its code (no account)")
+async def join(request: Request[Any, Any, State], rt: Runtime, data: JoinIn) -> JoinOut:
+    participant, token = await participants.join(rt, data.join_code, _dict(data), client_key(request))
+    return JoinOut(session_id=participant.session_id, participant_id=participant.id, token=token)
+
+
+@put("/sessions/{session_id:int}/consent", guards=[auth.require_participant], summary="Change my consent")
+async def change_consent(rt: Runtime, identity: Identity, session_id: int, data: ConsentIn) -> dict[str, Any]:
+    participant = await participants.change_consent(rt, _participant_of(identity, session_id), data.consent)
+    return participants.participant_data(participant)
+
+
+# --- notes, clusters, votes ----------------------------------------------------------------
+
+
+@post("/sessions/{session_id:int}/notes", summary="Post a note (idempotent by client_id)")
+async def post_note(rt: Runtime, identity: Identity, session_id: int, data: NoteIn) -> Response[dict[str, Any]]:
+    payload = _dict(data)
+    if identity.account:
+        note, seq = await notes.post(rt, session_id, payload, account=identity.account)
+    else:
+        payload.pop("participant_id", None)
+        note, seq = await notes.post(rt, session_id, payload, participant=_participant_of(identity, session_id))
+    # The same client_id again: 200 with the first note, and nothing new written.
+    return Response({**note, "seq": seq}, status_code=201 if seq is not None else 200)
+
+
+@get("/sessions/{session_id:int}/notes", summary="The notes of a session")
+async def list_notes(rt: Runtime, identity: Identity, session_id: int) -> list[dict[str, Any]]:
+    if identity.account:
+        await sessions.get_for(rt, session_id, identity.account)
+        return await notes.wall(rt, session_id, include_hidden=True)
+    _participant_of(identity, session_id)
+    return await notes.wall(rt, session_id, include_hidden=False)
+
+
+@put("/sessions/{session_id:int}/notes/{note_id:int}", guards=[auth.require_participant])
+async def edit_note(rt: Runtime, identity: Identity, session_id: int, note_id: int, data: NoteEdit) -> dict[str, Any]:
+    return await notes.edit(rt, _participant_of(identity, session_id), note_id, _dict(data))
+
+
+@post("/sessions/{session_id:int}/notes/{note_id:int}/delete", guards=[auth.require_participant], status_code=204)
+async def delete_note(rt: Runtime, identity: Identity, session_id: int, note_id: int) -> None:
+    await notes.delete(rt, _participant_of(identity, session_id), note_id)
+
+
+@post("/sessions/{session_id:int}/notes/{note_id:int}/moderation", guards=[auth.facilitator], status_code=200)
+async def moderate_note(
+    rt: Runtime, identity: Identity, session_id: int, note_id: int, data: ModerationIn
+) -> dict[str, Any]:
+    return await notes.moderate(rt, _account(identity), session_id, note_id, data.action)
+
+
+@put("/sessions/{session_id:int}/notes/{note_id:int}/cluster", guards=[auth.facilitator])
+async def cluster_note(rt: Runtime, identity: Identity, session_id: int, note_id: int, data: ClusterIn) -> dict[str, Any]:
+    return await notes.cluster_note(rt, _account(identity), session_id, note_id, data.name)
+
+
+@post("/sessions/{session_id:int}/votes/rounds", guards=[auth.facilitator], status_code=201)
+async def open_vote_round(rt: Runtime, identity: Identity, session_id: int, data: VoteRoundIn) -> dict[str, Any]:
+    return await votes.open_round(rt, _account(identity), session_id, data.votes, data.title)
+
+
+@post("/sessions/{session_id:int}/votes/{action:str}", guards=[auth.facilitator], status_code=200)
+async def end_vote_round(rt: Runtime, identity: Identity, session_id: int, action: str) -> dict[str, Any]:
+    if action not in ("close", "reveal"):
+        raise Invalid(f"Unknown voting action {action!r}; allowed: close, reveal.")
+    await votes.close_round(rt, _account(identity), session_id, reveal=action == "reveal")
+    return await votes.state(rt, session_id) or {}
+
+
+@post("/sessions/{session_id:int}/votes", guards=[auth.require_participant], status_code=201)
+async def cast_vote(rt: Runtime, identity: Identity, session_id: int, data: VoteIn) -> dict[str, Any]:
+    return await votes.cast(rt, _participant_of(identity, session_id), data.note_id)
+
+
+@get("/sessions/{session_id:int}/votes", summary="The current voting round (results once revealed)")
+async def vote_state(rt: Runtime, identity: Identity, session_id: int) -> dict[str, Any]:
+    if identity.account:
+        await sessions.get_for(rt, session_id, identity.account)
+        return await votes.state(rt, session_id) or {}
+    participant = _participant_of(identity, session_id)
+    return await votes.state(rt, session_id, participant.id) or {}
+
+
+# --- the event log -------------------------------------------------------------------------
+
+
+async def _audience(rt: Runtime, identity: Identity, session_id: int) -> str:
+    """JSON audience for an API caller, or 404 when the session is not theirs."""
+    if identity.account:
+        await sessions.get_for(rt, session_id, identity.account)
+        return live.JSON_FACILITATOR
+    _participant_of(identity, session_id)
+    return live.JSON_PARTICIPANT
+
+
+@get("/sessions/{session_id:int}/events", summary="Events after seq N, oldest first (at most `limit`)")
+async def list_events(
+    rt: Runtime, identity: Identity, session_id: int, after: int = 0, limit: int = 1000
+) -> dict[str, Any]:
+    audience = await _audience(rt, identity, session_id)
+    if after < 0 or not 1 <= limit <= 5000:
+        raise Invalid("after must be ≥ 0 and limit between 1 and 5000.")
+    async with rt.db.read() as db:
+        found = [events.wire(e) for e in await events.since(db, session_id, after, limit=limit)]
+        session = await sessions.load(db, session_id)
+    if audience == live.JSON_PARTICIPANT:
+        found = [live.public_json(e) for e in found]
+    return {"events": found, "last_seq": session.last_seq}
+
+
+def _same_origin(socket: WebSocket[Any, Any, State], rt: Runtime) -> bool:
+    origin = socket.headers.get("origin")
+    if not origin:
+        return True  # not a browser: scripts authenticate with a bearer token
+    allowed = {socket.headers.get("host", "")}
+    if rt.settings.public_url:
+        allowed.add(urlsplit(rt.settings.public_url).netloc)
+    return urlsplit(origin).netloc in allowed
+
+
+async def _stream_audience(socket: WebSocket[Any, Any, State], rt: Runtime, session_id: int, view: str | None) -> str:
+    identity = await auth.identify(socket)
+    if view in fragments.HTML_AUDIENCES:
+        if view in (fragments.CONSOLE, fragments.PROJECTOR) and identity.account and not identity.via_bearer:
+            await sessions.get_for(rt, session_id, identity.account)
+            return view
+        if view == fragments.PARTICIPANT and await current_participant(socket, rt, session_id):  # type: ignore[arg-type]
+            return view
+        raise NotFound("No such session.")
+    return await _audience(rt, identity, session_id)
+
+
+@websocket("/sessions/{session_id:int}/stream")
+async def stream(socket: WebSocket[Any, Any, State], session_id: int, after: int = 0, view: str | None = None) -> None:
+    """Every event after `after`, then live: one JSON text frame per event (HTML fragments for
+    the app's own pages, which ask with ?view=). Messages: {"type": "ping"} → pong;
+    {"type": "resync", "after": N}."""
+    rt: Runtime = socket.app.state.runtime
+    hub: live.Hub = socket.app.state.hub
+    if not _same_origin(socket, rt):
+        await socket.close(code=4403, reason="Cross-origin websocket refused")
+        return
+    try:
+        audience = await _stream_audience(socket, rt, session_id, view)
+    except Exception:
+        await socket.close(code=4404, reason="No such session, or not yours")
+        return
+    await socket.accept()
+
+    async def send(frame: str) -> None:
+        await socket.send_text(frame)
+
+    async def reset() -> None:
+        await send(await fragments.snapshot(rt, session_id, audience))
+
+    client = live.Client(audience=audience, send=send)
+    pump = asyncio.create_task(hub.serve(session_id, client, max(after, 0), reset))
+    # If delivery fails, close with 1011 so the client reconnects and resumes from its last seq.
+    pump.add_done_callback(lambda t: t.cancelled() or asyncio.ensure_future(_close(socket, 1011)))
+    try:
+        while True:
+            raw = await socket.receive_text()
+            reply = _answer(raw, client)
+            if reply:
+                await socket.send_text(json.dumps(reply))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        pump.cancel()
+
+
+def _answer(raw: str, client: live.Client) -> dict[str, Any] | None:
+    if len(raw.encode()) > MAX_WS_MESSAGE:
+        return {"type": "error", "error": f"Message larger than {MAX_WS_MESSAGE // 1024} KiB."}
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return {"type": "error", "error": "Malformed JSON."}
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind == "ping":
+        return {"type": "pong"}
+    if kind == "resync":
+        after = message.get("after")
+        if not isinstance(after, int) or after < 0:
+            return {"type": "error", "error": "resync needs a whole number 'after' ≥ 0."}
+        client.resync(after)
+        return None
+    return {"type": "error", "error": f"Unknown message type {kind!r}; known: ping, resync."}
+
+
+async def _close(socket: WebSocket[Any, Any, State], code: int) -> None:
+    try:
+        await socket.close(code=code)
+    except Exception:  # already closed
+        return
+
+
+routes = [
+    Router(
+        path="/api/v1",
+        route_handlers=[
+            create_token, create_session, list_sessions, get_session, start_session, close_session,
+            activate_activity, set_timer, join, change_consent, post_note, list_notes, edit_note, delete_note,
+            moderate_note, cluster_note, open_vote_round, end_vote_round, cast_vote, vote_state, list_events,
+            stream,
+        ],
+    )
+]

@@ -1,0 +1,152 @@
+"""Participants: join by code or QR without an account, their own page, notes, votes, consent.
+A cookie per session (HttpOnly) holds the participant's token, so a reload or a later visit from
+the same device resumes the same identity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie, State
+from litestar.response import Redirect
+
+from labs.auth import PARTICIPANT_COOKIE
+from labs.errors import LabsError, NotFound
+from labs.models import Participant, SessionStatus
+from labs.runtime import Runtime
+from labs.services import cases, notes, participants, sessions, votes
+from labs.services.sessions import normalise_code
+from labs.web.forms import form_data
+from labs.web.fragments import PARTICIPANT, state
+from labs.web.render import page
+
+Req = Request[Any, Any, State]
+COOKIE_DAYS = 30
+
+
+def cookie_name(session_id: int) -> str:
+    return PARTICIPANT_COOKIE.format(session_id=session_id)
+
+
+async def current_participant(request: Req, rt: Runtime, session_id: int) -> Participant | None:
+    token = request.cookies.get(cookie_name(session_id))
+    if not token:
+        return None
+    participant = await participants.by_token(rt, token)
+    return participant if participant and participant.session_id == session_id else None
+
+
+async def _me(request: Req, rt: Runtime, session_id: int) -> Participant:
+    participant = await current_participant(request, rt, session_id)
+    if participant is None:
+        raise NotFound("Join the session first: open its link or enter its code.")
+    return participant
+
+
+def client_key(request: Req) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@get("/join")
+async def join_by_code(request: Req, code: str | None = None) -> Response[Any]:
+    if code and normalise_code(code):
+        return Redirect(f"/j/{normalise_code(code)}")
+    return page(request, "live/enter_code.html", code=code or "", errors={})
+
+
+@get("/j/{code:str}")
+async def join_form(request: Req, rt: Runtime, code: str) -> Response[Any]:
+    session = await sessions.by_code(rt, code)
+    if session is None:
+        message = "There is no session with this code. Check the code on the screen."
+        return page(request, "live/enter_code.html", status_code=404, code=code, errors={"code": message},
+                    messages=[("error", message)])
+    if session.status is SessionStatus.closed:
+        return page(request, "errors/error.html", status_code=410, title=session.title,
+                    message="This session has closed. Thank you for taking part.")
+    if await current_participant(request, rt, session.id):
+        return Redirect(f"/p/{session.id}")
+    return page(request, "live/join.html", session=session, form={}, errors={})
+
+
+@post("/j/{code:str}")
+async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
+    data = await form_data(request)
+    try:
+        participant, token = await participants.join(rt, code, data, client_key(request))
+    except LabsError as e:
+        session = await sessions.by_code(rt, code)
+        if session is None or e.status_code in (410, 429):
+            raise
+        return page(request, "live/join.html", status_code=e.status_code, session=session, form=data,
+                    errors=e.field_errors, messages=[("error", e.message)])
+    cookie = Cookie(key=cookie_name(participant.session_id), value=token, httponly=True, samesite="lax",
+                    secure=request.url.scheme == "https", max_age=COOKIE_DAYS * 86400, path="/")
+    return Redirect(f"/p/{participant.session_id}", cookies=[cookie])
+
+
+@get("/p/{session_id:int}")
+async def participant_page(request: Req, rt: Runtime, session_id: int) -> Response[Any]:
+    me = await current_participant(request, rt, session_id)
+    if me is None:
+        session = await sessions.get(rt, session_id)
+        return Redirect(f"/j/{session.join_code}")
+    return await _page(request, rt, me)
+
+
+async def _page(request: Req, rt: Runtime, me: Participant, **extra: Any) -> Response[Any]:
+    ctx = await state(rt, me.session_id, PARTICIPANT)
+    return page(request, "live/participant.html", block=extra.pop("block", None), seq=ctx["session"].last_seq,
+                me=me, my_votes=await votes.state(rt, me.session_id, me.id),
+                cases=await cases.shared_in(rt, me.session_id), **ctx, **extra)
+
+
+def _wants_json(request: Req) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+@post("/p/{session_id:int}/notes")
+async def post_note(request: Req, rt: Runtime, session_id: int) -> Response[Any]:
+    """Used by the compose form: fetch() with JSON back (the offline queue), or a plain form post."""
+    me = await _me(request, rt, session_id)
+    note, seq = await notes.post(rt, session_id, await form_data(request), participant=me)
+    if _wants_json(request):
+        return Response({**note, "seq": seq}, status_code=201 if seq is not None else 200)
+    return Redirect(f"/p/{session_id}")
+
+
+@post("/p/{session_id:int}/notes/{note_id:int}")
+async def edit_note(request: Req, rt: Runtime, session_id: int, note_id: int) -> Response[Any]:
+    await notes.edit(rt, await _me(request, rt, session_id), note_id, await form_data(request))
+    return Response(None, status_code=204)
+
+
+@post("/p/{session_id:int}/notes/{note_id:int}/delete")
+async def delete_note(request: Req, rt: Runtime, session_id: int, note_id: int) -> Response[Any]:
+    await notes.delete(rt, await _me(request, rt, session_id), note_id)
+    return Response(None, status_code=204)
+
+
+@post("/p/{session_id:int}/votes/{note_id:int}")
+async def cast_vote(request: Req, rt: Runtime, session_id: int, note_id: int) -> Response[Any]:
+    me = await _me(request, rt, session_id)
+    await votes.cast(rt, me, note_id)
+    return await _page(request, rt, me, block="my_votes")
+
+
+@post("/p/{session_id:int}/votes/{note_id:int}/retract")
+async def retract_vote(request: Req, rt: Runtime, session_id: int, note_id: int) -> Response[Any]:
+    me = await _me(request, rt, session_id)
+    await votes.retract(rt, me, note_id)
+    return await _page(request, rt, me, block="my_votes")
+
+
+@post("/p/{session_id:int}/consent")
+async def change_consent(request: Req, rt: Runtime, session_id: int) -> Response[Any]:
+    me = await _me(request, rt, session_id)
+    me = await participants.change_consent(rt, me, (await form_data(request)).get("consent", ""))
+    return await _page(request, rt, me, messages=[("success", "Your choice is saved.")])
+
+
+routes = [join_by_code, join_form, join, participant_page, post_note, edit_note, delete_note, cast_vote,
+          retract_vote, change_consent]
