@@ -9,8 +9,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from conftest import PASSWORD, api_token, csrf, login, make_account
 from labs.services import accounts
-from conftest import PASSWORD, csrf, login, make_account
 
 Client = AsyncTestClient[Litestar]
 
@@ -33,7 +33,9 @@ async def form_post(client: Client, url: str, data: dict[str, str], **kw: Any) -
 async def setup_admin(client: Client, email: str = "admin@example.org") -> Any:
     await client.get("/setup")
     return await form_post(
-        client, "/setup", {"display_name": "Ada Admin", "email": email, "password": PASSWORD},
+        client,
+        "/setup",
+        {"display_name": "Ada Admin", "email": email, "password": PASSWORD},
         follow_redirects=False,
     )
 
@@ -47,6 +49,14 @@ async def test_empty_database_sends_home_to_setup(client: Client) -> None:
     assert response.headers["location"] == "/setup"
     login_page = await client.get("/login", follow_redirects=False)
     assert login_page.headers["location"] == "/setup"
+
+
+async def test_home_for_anonymous_visitors(client: Client, rt: Any) -> None:
+    await make_account(rt)
+    response = await client.get("/", follow_redirects=False)
+    assert response.status_code == 200
+    assert 'action="/join"' in response.text and 'name="code"' in response.text
+    assert 'href="/login"' in response.text
 
 
 async def test_setup_creates_first_admin_and_logs_in(client: Client, rt: Any) -> None:
@@ -114,18 +124,28 @@ async def test_login_goes_to_the_role_home_or_next(client: Client, rt: Any) -> N
     facilitator = await make_account(rt, "facilitator")
     researcher = await make_account(rt, "researcher")
     await client.get("/login")
-    response = await form_post(client, "/login", {"email": facilitator.email, "password": PASSWORD},
-                               follow_redirects=False)
+    response = await form_post(
+        client, "/login", {"email": facilitator.email, "password": PASSWORD}, follow_redirects=False
+    )
     assert response.headers["location"] == "/sessions"
-    response = await form_post(client, "/login", {"email": researcher.email, "password": PASSWORD},
-                               follow_redirects=False)
+    response = await form_post(
+        client, "/login", {"email": researcher.email, "password": PASSWORD}, follow_redirects=False
+    )
     assert response.headers["location"] == "/research"
-    response = await form_post(client, "/login", {"email": facilitator.email, "password": PASSWORD,
-                                                  "next": "/cases"}, follow_redirects=False)
+    response = await form_post(
+        client,
+        "/login",
+        {"email": facilitator.email, "password": PASSWORD, "next": "/cases"},
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/cases"
     # Never to another site.
-    response = await form_post(client, "/login", {"email": facilitator.email, "password": PASSWORD,
-                                                  "next": "//evil.example/x"}, follow_redirects=False)
+    response = await form_post(
+        client,
+        "/login",
+        {"email": facilitator.email, "password": PASSWORD, "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/sessions"
 
 
@@ -139,11 +159,13 @@ async def test_login_page_keeps_next(client: Client, rt: Any) -> None:
 async def test_login_rotates_the_session_id(client: Client, app: Litestar, rt: Any) -> None:
     account = await make_account(rt)
     await client.get("/login")
-    first = await form_post(client, "/login", {"email": account.email, "password": PASSWORD},
-                            follow_redirects=False)
+    first = await form_post(
+        client, "/login", {"email": account.email, "password": PASSWORD}, follow_redirects=False
+    )
     old = client.cookies.get("labs_session")
-    second = await form_post(client, "/login", {"email": account.email, "password": PASSWORD},
-                             follow_redirects=False)
+    second = await form_post(
+        client, "/login", {"email": account.email, "password": PASSWORD}, follow_redirects=False
+    )
     new = client.cookies.get("labs_session")
     assert first.status_code in (302, 303) and second.status_code in (302, 303)
     assert old and new and old != new
@@ -179,7 +201,9 @@ async def test_post_without_csrf_token_is_refused(client: Client, rt: Any) -> No
     data = {"email": "new@example.org", "password": PASSWORD, "role": "facilitator", "display_name": "New"}
     response = await client.post("/admin/accounts", data=data, follow_redirects=False)
     assert response.status_code == 403
-    response = await client.post("/admin/accounts", data={**data, "_csrf_token": "forged"}, follow_redirects=False)
+    response = await client.post(
+        "/admin/accounts", data={**data, "_csrf_token": "forged"}, follow_redirects=False
+    )
     assert response.status_code == 403
     assert await accounts.count(rt) == before
     assert await accounts.by_email(rt, "new@example.org") is None
@@ -188,8 +212,9 @@ async def test_post_without_csrf_token_is_refused(client: Client, rt: Any) -> No
 async def test_login_without_csrf_token_is_refused(client: Client, rt: Any) -> None:
     account = await make_account(rt)
     await client.get("/login")
-    response = await client.post("/login", data={"email": account.email, "password": PASSWORD},
-                                 follow_redirects=False)
+    response = await client.post(
+        "/login", data={"email": account.email, "password": PASSWORD}, follow_redirects=False
+    )
     assert response.status_code == 403
     assert "labs_session=" not in " ".join(set_cookies(response))
 
@@ -232,9 +257,17 @@ async def test_admin_creates_an_account(client: Client, rt: Any) -> None:
     await login(client, admin.email)
     page = await client.get("/admin/accounts")
     assert admin.email in page.text
-    response = await form_post(client, "/admin/accounts", {
-        "display_name": "Fay Facilitator", "email": "Fay@Example.org", "password": PASSWORD, "role": "facilitator",
-    }, follow_redirects=False)
+    response = await form_post(
+        client,
+        "/admin/accounts",
+        {
+            "display_name": "Fay Facilitator",
+            "email": "Fay@Example.org",
+            "password": PASSWORD,
+            "role": "facilitator",
+        },
+        follow_redirects=False,
+    )
     assert response.status_code in (302, 303)
     created = await accounts.by_email(rt, "fay@example.org")
     assert created is not None and created.role.value == "facilitator"
@@ -248,9 +281,16 @@ async def test_admin_create_duplicate_email(client: Client, rt: Any) -> None:
     await login(client, admin.email)
     await client.get("/admin/accounts")
     before = await accounts.count(rt)
-    response = await form_post(client, "/admin/accounts", {
-        "display_name": "Dup", "email": taken.email.upper(), "password": PASSWORD, "role": "facilitator",
-    })
+    response = await form_post(
+        client,
+        "/admin/accounts",
+        {
+            "display_name": "Dup",
+            "email": taken.email.upper(),
+            "password": PASSWORD,
+            "role": "facilitator",
+        },
+    )
     assert response.status_code == 409
     assert "An account with this email already exists." in response.text
     assert "This email is taken." in response.text
@@ -263,15 +303,51 @@ async def test_admin_create_weak_password(client: Client, rt: Any) -> None:
     await login(client, admin.email)
     await client.get("/admin/accounts")
     before = await accounts.count(rt)
-    response = await form_post(client, "/admin/accounts", {
-        "display_name": "Weak", "email": "weak@example.org", "password": "aaaaaaaaaaaa", "role": "researcher",
-    })
+    response = await form_post(
+        client,
+        "/admin/accounts",
+        {
+            "display_name": "Weak",
+            "email": "weak@example.org",
+            "password": "aaaaaaaaaaaa",
+            "role": "researcher",
+        },
+    )
     assert response.status_code == 400
     assert "The password must not repeat the same few characters." in response.text
     # What was typed stays (except the password).
     assert 'value="weak@example.org"' in response.text
     assert "aaaaaaaaaaaa" not in response.text
     assert await accounts.count(rt) == before
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+
+async def test_api_token(client: Client, rt: Any) -> None:
+    account = await make_account(rt)
+    response = await client.post("/api/v1/auth/tokens", json={"email": account.email, "password": PASSWORD})
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"token"} and body["token"].startswith("lat_")
+    headers = await api_token(client, account.email)
+    assert headers["Authorization"] != f"Bearer {body['token']}"  # a new token each time
+    listed = await client.get("/api/v1/sessions", headers=headers)
+    assert listed.status_code == 200 and listed.json() == []
+    # A bearer token never logs in the browser pages.
+    assert "labs_session" not in client.cookies
+
+
+async def test_api_token_wrong_password(client: Client, rt: Any) -> None:
+    account = await make_account(rt)
+    for email, password in ((account.email, "not the password"), ("nobody@example.org", PASSWORD)):
+        response = await client.post("/api/v1/auth/tokens", json={"email": email, "password": password})
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["detail"] == accounts.WRONG_LOGIN
+    assert (
+        await client.get("/api/v1/sessions", headers={"Authorization": "Bearer lat_bogus"})
+    ).status_code == 401
 
 
 # --- language ------------------------------------------------------------------------------

@@ -22,8 +22,15 @@ async def form_post(client: Client, url: str, data: dict[str, Any], **kw: Any) -
 
 async def create_session(client: Client, **fields: Any) -> int:
     await client.get("/sessions/new")
-    data = {"title": "Green roofs lab", "kind": "co_creation_lab", "description": "Where to start?",
-            "city": "Utrecht", "language": "en", "starts_at": "", "agenda": "Welcome\nIdeas\n\nWrap-up\n"}
+    data = {
+        "title": "Green roofs lab",
+        "kind": "co_creation_lab",
+        "description": "Where to start?",
+        "city": "Utrecht",
+        "language": "en",
+        "starts_at": "",
+        "agenda": "Welcome\nIdeas\n\nWrap-up\n",
+    }
     response = await form_post(client, "/sessions/new", {**data, **fields}, follow_redirects=False)
     assert response.status_code in (302, 303), response.text
     match = re.fullmatch(r"/sessions/(\d+)", response.headers["location"])
@@ -32,8 +39,9 @@ async def create_session(client: Client, **fields: Any) -> int:
 
 
 async def agenda(client: Client, session_id: int, htmx: bool = True, **data: Any) -> Any:
-    return await form_post(client, f"/sessions/{session_id}/agenda", data,
-                           headers=HTMX if htmx else {}, follow_redirects=False)
+    return await form_post(
+        client, f"/sessions/{session_id}/agenda", data, headers=HTMX if htmx else {}, follow_redirects=False
+    )
 
 
 def titles_in_order(html: str) -> list[str]:
@@ -107,15 +115,28 @@ async def test_edit_details(client: Client, rt: Any) -> None:
     facilitator = await make_account(rt)
     await login(client, facilitator.email)
     session_id = await create_session(client)
-    response = await form_post(client, f"/sessions/{session_id}", {
-        "title": "Green roofs, round two", "kind": "workshop", "description": "Now with the council.",
-        "city": "Amersfoort", "language": "nl", "starts_at": "2030-05-04T13:30",
-    }, follow_redirects=False)
+    response = await form_post(
+        client,
+        f"/sessions/{session_id}",
+        {
+            "title": "Green roofs, round two",
+            "kind": "workshop",
+            "description": "Now with the council.",
+            "city": "Amersfoort",
+            "language": "nl",
+            "starts_at": "2030-05-04T13:30",
+        },
+        follow_redirects=False,
+    )
     assert response.status_code in (302, 303)
     assert response.headers["location"] == f"/sessions/{session_id}"
     session = await sessions.get(rt, session_id)
     assert (session.title, session.kind.value, session.city, session.language) == (
-        "Green roofs, round two", "workshop", "Amersfoort", "nl")
+        "Green roofs, round two",
+        "workshop",
+        "Amersfoort",
+        "nl",
+    )
     assert session.status.value == "scheduled"
     plan = await client.get(f"/sessions/{session_id}")
     assert "Green roofs, round two" in plan.text
@@ -137,8 +158,15 @@ async def test_agenda_add_edit_move_remove(client: Client, rt: Any) -> None:
     session_id = await create_session(client)
 
     # add: htmx gets the agenda block only
-    response = await agenda(client, session_id, action="add", title="Dot voting", type="voting", minutes="15",
-                            prompt="Three dots each")
+    response = await agenda(
+        client,
+        session_id,
+        action="add",
+        title="Dot voting",
+        type="voting",
+        minutes="15",
+        prompt="Three dots each",
+    )
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<section id="agenda"')
     assert "<html" not in response.text
@@ -149,8 +177,16 @@ async def test_agenda_add_edit_move_remove(client: Client, rt: Any) -> None:
     assert (voting.type.value, voting.minutes) == ("voting", 15)
 
     # edit
-    response = await agenda(client, session_id, action="save", activity_id=str(ids[1]), title="Ideas for roofs",
-                            type="brainstorm", minutes="20", prompt="What could a roof be?")
+    response = await agenda(
+        client,
+        session_id,
+        action="save",
+        activity_id=str(ids[1]),
+        title="Ideas for roofs",
+        type="brainstorm",
+        minutes="20",
+        prompt="What could a roof be?",
+    )
     assert response.status_code == 200
     assert "Ideas for roofs" in response.text and "What could a roof be?" in response.text
     assert "20 minutes" in response.text
@@ -170,7 +206,10 @@ async def test_agenda_add_edit_move_remove(client: Client, rt: Any) -> None:
     assert titles_in_order(response.text) == ["Dot voting", "Ideas for roofs", "Wrap-up"]
     session = await sessions.get(rt, session_id)
     assert [(a.title, a.position) for a in session.activities] == [
-        ("Dot voting", 0), ("Ideas for roofs", 1), ("Wrap-up", 2)]
+        ("Dot voting", 0),
+        ("Ideas for roofs", 1),
+        ("Wrap-up", 2),
+    ]
 
     # the full page shows the same agenda
     plan = await client.get(f"/sessions/{session_id}")
@@ -191,9 +230,15 @@ async def test_agenda_errors_come_back_in_the_block(client: Client, rt: Any) -> 
     assert "Minutes must be between 1 and 600." in response.text
     response = await agenda(client, session_id, action="add", title="Odd", type="juggling")
     assert response.status_code == 400
-    response = await agenda(client, session_id, htmx=False, action="save", activity_id="999999", title="Ghost")
+    response = await agenda(
+        client, session_id, htmx=False, action="save", activity_id="999999", title="Ghost"
+    )
     assert response.status_code == 404
-    assert titles_in_order((await client.get(f"/sessions/{session_id}")).text) == ["Welcome", "Ideas", "Wrap-up"]
+    assert titles_in_order((await client.get(f"/sessions/{session_id}")).text) == [
+        "Welcome",
+        "Ideas",
+        "Wrap-up",
+    ]
 
 
 async def test_agenda_without_htmx_redirects_back(client: Client, rt: Any) -> None:
@@ -230,8 +275,12 @@ async def test_co_facilitator(client: Client, app: Litestar, rt: Any) -> None:
         await login(co_client, co.email)
         assert (await co_client.get(f"/sessions/{session_id}")).status_code == 404
 
-        response = await form_post(client, f"/sessions/{session_id}/facilitators", {"email": co.email.upper()},
-                                   follow_redirects=False)
+        response = await form_post(
+            client,
+            f"/sessions/{session_id}/facilitators",
+            {"email": co.email.upper()},
+            follow_redirects=False,
+        )
         assert response.status_code in (302, 303)
         assert response.headers["location"] == f"/sessions/{session_id}#facilitators"
         plan = await client.get(f"/sessions/{session_id}")
@@ -253,7 +302,9 @@ async def test_co_facilitator(client: Client, app: Litestar, rt: Any) -> None:
     response = await form_post(client, f"/sessions/{session_id}/facilitators", {"email": co.email})
     assert response.status_code == 409
     assert "That person already runs this session." in response.text
-    response = await form_post(client, f"/sessions/{session_id}/facilitators", {"email": "nobody@example.org"})
+    response = await form_post(
+        client, f"/sessions/{session_id}/facilitators", {"email": "nobody@example.org"}
+    )
     assert response.status_code == 400
     assert "No facilitator account with that email." in response.text
     response = await form_post(client, f"/sessions/{session_id}/facilitators", {"email": researcher.email})
@@ -274,7 +325,9 @@ async def test_others_sessions_are_not_found(client: Client, app: Litestar, rt: 
         assert response.status_code == 404
         response = await agenda(other_client, session_id, htmx=False, action="add", title="Hijacked")
         assert response.status_code == 404
-        response = await form_post(other_client, f"/sessions/{session_id}/facilitators", {"email": other.email})
+        response = await form_post(
+            other_client, f"/sessions/{session_id}/facilitators", {"email": other.email}
+        )
         assert response.status_code == 404
     session = await sessions.get(rt, session_id)
     assert session.title == "Green roofs lab"

@@ -123,9 +123,12 @@ class Room:
                     self.last_seq = item["seq"]
 
     async def deliver(self, event: dict[str, Any]) -> None:
-        audiences = {client.audience for client in self.clients}
-        frames = {a: await self.hub.frame(self.session_id, event, a) for a in audiences}
+        frames: dict[str, str] = {}
+        # A client that arrives while this renders is not in the list: its catch-up from the
+        # database (which starts after it registered) already holds this event.
         for client in list(self.clients):
+            if client.audience not in frames:
+                frames[client.audience] = await self.hub.frame(self.session_id, event, client.audience)
             client.offer(event["seq"], frames[client.audience])
 
 

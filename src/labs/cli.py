@@ -1,0 +1,305 @@
+"""The `labs` command: serve the app, migrate the database, create accounts, load a demo.
+
+Settings come from LABS_* environment variables (LABS_DATABASE_URL, LABS_DATA_DIR, LABS_HOST,
+LABS_PORT, ...); see labs.settings. Migrations run synchronously here, before any event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.engine import make_url
+
+from labs import __version__, migrate
+from labs.db import Database
+from labs.errors import LabsError
+from labs.models import Role
+from labs.runtime import Runtime
+from labs.settings import PACKAGE, Settings, get_settings
+
+T = TypeVar("T")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable database URL)"
+
+
+def _run(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run an async service call with its own runtime, and dispose the database afterwards."""
+
+    async def go() -> T:
+        db = Database(settings.database_url)
+        try:
+            return await work(Runtime(settings, db))
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(go())
+    except LabsError as e:
+        raise click.ClickException(e.message) from e
+
+
+def _status(url: str) -> migrate.Status:
+    try:
+        return migrate.check(url)
+    except Exception as e:
+        raise click.ClickException(f"Cannot read the database at {_safe_url(url)}: {e}") from e
+
+
+def _refuse_if_ahead(url: str, status: str) -> None:
+    if status == "ahead":
+        raise click.ClickException(
+            f"The database is at revision {migrate.current(url)}, newer than this code "
+            f"(head {migrate.head()}). Upgrade labs, or point LABS_DATABASE_URL elsewhere."
+        )
+
+
+def _upgrade(url: str, revision: str = "head") -> tuple[str | None, str | None]:
+    before = migrate.current(url)
+    try:
+        migrate.upgrade(url, revision)
+    except Exception as e:
+        raise click.ClickException(f"Upgrading {_safe_url(url)} failed: {e}") from e
+    return before, migrate.current(url)
+
+
+def _require_ready(url: str) -> None:
+    """Commands that use the data need the schema at head."""
+    status = _status(url)
+    _refuse_if_ahead(url, status)
+    if status != "ok":
+        raise click.ClickException(
+            f"The database at {_safe_url(url)} is not up to date ({status}). Run `labs db upgrade` first."
+        )
+
+
+def _base_url(settings: Settings, host: str | None = None, port: int | None = None) -> str:
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = host or settings.host
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (only to print a URL)
+    return f"http://{shown}:{port or settings.port}"
+
+
+# --- the group -----------------------------------------------------------------------------
+
+
+@click.group(name="labs", context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="labs")
+def cli() -> None:
+    """labs: run workshops, co-creation labs and learning communities, and trace what they
+    lead to.
+
+    \b
+    Quick start on a laptop (SQLite in ./var, no other services needed):
+      labs demo      load a demo community with three sessions (one live)
+      labs serve     open http://127.0.0.1:8000
+
+    Configure with LABS_* environment variables, e.g. LABS_DATABASE_URL
+    (postgresql://user:pass@host/db), LABS_DATA_DIR, LABS_HOST, LABS_PORT, LABS_PUBLIC_URL.
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="labs")
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default=None, metavar="HOST",
+              help="Address to listen on [default: LABS_HOST or 127.0.0.1].")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), metavar="PORT",
+              help="Port to listen on [default: LABS_PORT or 8000].")
+@click.option("--reload/--no-reload", default=False, show_default=True,
+              help="Restart when the code changes (development only).")
+def serve(host: str | None, port: int | None, reload: bool) -> None:
+    """Run the web app.
+
+    Checks the database first. On SQLite, pending migrations are applied automatically; on
+    PostgreSQL run `labs db upgrade` yourself (e.g. in your deploy step). A database migrated by a
+    newer version of labs is refused. With no accounts yet, the browser shows a one-time setup
+    page to create the first admin.
+    """
+    settings = get_settings()
+    url = settings.database_url
+    status = _status(url)
+    _refuse_if_ahead(url, status)
+    if status in ("pending", "empty"):
+        if not settings.is_sqlite:
+            raise click.ClickException(
+                f"The database at {_safe_url(url)} needs migrations ({status}). "
+                "Run `labs db upgrade`, then start `labs serve` again."
+            )
+        before, after = _upgrade(url)
+        click.echo(f"Migrated the SQLite database {_safe_url(url)}: {before or 'empty'} -> {after}.")
+    host = host or settings.host
+    port = port or settings.port
+    from labs.services import accounts
+
+    count = _run(settings, accounts.count)
+    click.echo(f"labs {__version__} at {_base_url(settings, host, port)}  (database: {_safe_url(url)})")
+    if count == 0:
+        click.echo("No accounts yet: the browser shows a one-time setup page to create the first admin.")
+
+    import uvicorn
+
+    options: dict[str, Any] = {}
+    if reload:
+        options["reload_dirs"] = [str(PACKAGE), str(settings.templates_dir)]
+    uvicorn.run(
+        "labs.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        ws_max_size=65536,
+        proxy_headers=True,
+        **options,
+    )
+
+
+# --- db ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database migrations (Alembic): upgrade, downgrade, current.
+
+    They act on LABS_DATABASE_URL (default: SQLite in LABS_DATA_DIR, ./var/labs.db).
+    """
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head, the newest this code knows)."""
+    url = get_settings().database_url
+    _refuse_if_ahead(url, _status(url))
+    before, after = _upgrade(url, revision)
+    if before == after:
+        click.echo(f"Already at {after} ({_safe_url(url)}); nothing to do.")
+    else:
+        click.echo(f"Upgraded {_safe_url(url)}: {before or 'empty'} -> {after}.")
+
+
+@db.command("downgrade", context_settings={"ignore_unknown_options": True})
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION.
+
+    REVISION is a revision id, a relative step such as -1, or base (drops every table: all data
+    is lost). Take a backup first.
+    """
+    url = get_settings().database_url
+    before = migrate.current(url)
+    try:
+        migrate.downgrade(url, revision)
+    except Exception as e:
+        raise click.ClickException(f"Downgrading {_safe_url(url)} to {revision} failed: {e}") from e
+    click.echo(f"Downgraded {_safe_url(url)}: {before or 'empty'} -> {migrate.current(url) or 'base'}.")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's revision and whether it matches this code."""
+    url = get_settings().database_url
+    status = _status(url)
+    rev = migrate.current(url)
+    meaning = {
+        "ok": "up to date",
+        "pending": "behind: run `labs db upgrade`",
+        "ahead": "newer than this code: upgrade labs",
+        "empty": "never migrated: run `labs db upgrade`",
+    }[status]
+    click.echo(f"{rev or '(none)'}  [{meaning}; head {migrate.head()}]  {_safe_url(url)}")
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def users() -> None:
+    """Manage accounts (facilitators, researchers, admins)."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="Login email address.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="At least 10 characters; asked for when omitted (keeps it out of shell history).")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]),
+              help="What the account may do.")
+@click.option("--name", default="", help="Display name [default: the part of the email before @].")
+def users_create(email: str, password: str, role: str, name: str) -> None:
+    """Create an account.
+
+    \b
+    Roles:
+      facilitator  plans and runs sessions
+      researcher   studies what sessions led to: outcomes, follow-ups, traces
+      admin        everything, including accounts
+    """
+    settings = get_settings()
+    _require_ready(settings.database_url)
+    from labs.services import accounts
+
+    account = _run(
+        settings,
+        lambda rt: accounts.create(rt, email=email, password=password, role=role, display_name=name),
+    )
+    click.echo(f"Created {account.role.value} {account.email} ({account.display_name}).")
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+@cli.command()
+def demo() -> None:
+    """Load a demo: a learning community of Dutch and European cities with three sessions,
+    ten cases, notes, votes, outcomes and follow-ups. One session is left live to join from a
+    phone.
+
+    Migrates the database first. Refuses when the demo was loaded before; use a fresh
+    LABS_DATA_DIR or LABS_DATABASE_URL for a new one. Every demo account has the password
+    printed at the end.
+    """
+    settings = get_settings()
+    url = settings.database_url
+    _refuse_if_ahead(url, _status(url))
+    before, after = _upgrade(url)
+    if before != after:
+        click.echo(f"Migrated {_safe_url(url)}: {before or 'empty'} -> {after}.")
+    from labs.demo import load_demo
+
+    result = _run(settings, load_demo)
+    base = _base_url(settings)
+    live = result["live"]
+    click.echo(
+        f"\nDemo loaded into {_safe_url(url)}: {result['community']['name']}, {len(result['sessions'])} "
+        f"sessions, {result['cases']} cases from {len(result['cities'])} cities."
+    )
+    click.echo(f"\nLog in at {base}/login with one of these accounts (password: {result['password']}):")
+    for account in result["accounts"]:
+        click.echo(f"  {account['role']:<12} {account['email']:<34} {account['name']}")
+    click.echo(f"\nLive now: {live['title']}")
+    click.echo(f"  current activity: {live['activity']}")
+    click.echo(f"  join code: {live['join_code']}")
+    click.echo(f"  join from a phone: {base}/j/{live['join_code']}")
+    click.echo("\nStart the server with `labs serve`.")
+
+
+if __name__ == "__main__":
+    main()
