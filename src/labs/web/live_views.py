@@ -3,6 +3,7 @@ what they change reaches every view (this one included) over the live stream."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import segno
@@ -53,8 +54,9 @@ async def projector(request: Req, rt: Runtime, identity: Identity, session_id: i
 async def qr(request: Req, rt: Runtime, identity: Identity, session_id: int) -> Response[bytes]:
     assert identity.account
     session = await sessions.get_for(rt, session_id, identity.account)
-    svg = segno.make(join_url(request, rt, session.join_code), error="m").svg_inline(scale=8, border=2)
-    return Response(svg.encode(), media_type="image/svg+xml")
+    out = io.BytesIO()
+    segno.make(join_url(request, rt, session.join_code), error="m").save(out, kind="svg", scale=8, border=2)
+    return Response(out.getvalue(), media_type="image/svg+xml")
 
 
 def done() -> Response[None]:
