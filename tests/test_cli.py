@@ -1,0 +1,413 @@
+"""The `labs` command through its real entry point (the installed console script, in a
+subprocess), against a fresh SQLite file per test; and the demo on PostgreSQL when
+LABS_TEST_POSTGRES_URL is set. What the demo built is checked through the services."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from labs import events
+from labs.db import Database
+from labs.models import NoteKind, SessionStatus
+from labs.runtime import Runtime
+from labs.settings import Settings, normalise_db_url
+
+POSTGRES_URL = os.environ.get("LABS_TEST_POSTGRES_URL", "").strip()
+PASSWORD = "correct horse battery"
+
+
+def _labs_command() -> list[str]:
+    beside = Path(sys.executable).with_name("labs")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("labs")
+    return [found] if found else [sys.executable, "-m", "labs"]
+
+
+LABS = _labs_command()
+
+
+def _env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABS_")}
+    env["LABS_DATA_DIR"] = str(data_dir)
+    if database_url:
+        env["LABS_DATABASE_URL"] = database_url
+    return env
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LABS, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return _env(tmp_path)
+
+
+def sqlite_path(env: dict[str, str]) -> Path:
+    return Path(env["LABS_DATA_DIR"]) / "labs.db"
+
+
+# --- help ----------------------------------------------------------------------------------
+
+
+def test_top_level_help_lists_every_command(env: dict[str, str]) -> None:
+    result = run(env, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage: labs" in result.stdout
+    for command in ("serve", "db", "users", "demo"):
+        assert re.search(rf"^\s+{command}\s+\S", result.stdout, re.M), result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["serve"], "--reload"),
+        (["db"], "upgrade"),
+        (["db", "upgrade"], "REVISION"),
+        (["db", "downgrade"], "base"),
+        (["db", "current"], "revision"),
+        (["users"], "create"),
+        (["users", "create"], "researcher"),
+        (["demo"], "live"),
+    ],
+)
+def test_every_command_explains_itself(env: dict[str, str], args: list[str], says: str) -> None:
+    result = run(env, *args, "--help")
+    assert result.returncode == 0, result.stderr
+    assert f"Usage: labs {' '.join(args)}" in result.stdout
+    assert says in result.stdout
+
+
+def test_python_dash_m_labs_is_the_same_command(env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "labs", "--help"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "demo" in result.stdout
+
+
+# --- db ------------------------------------------------------------------------------------
+
+
+def test_db_upgrade_current_downgrade(env: dict[str, str]) -> None:
+    current = run(env, "db", "current")
+    assert current.returncode == 0, current.stderr
+    assert "never migrated" in current.stdout
+
+    up = run(env, "db", "upgrade")
+    assert up.returncode == 0, up.stderr
+    assert "empty ->" in up.stdout
+    assert "up to date" in run(env, "db", "current").stdout
+    assert "nothing to do" in run(env, "db", "upgrade").stdout
+
+    down = run(env, "db", "downgrade", "-1")
+    assert down.returncode == 0, down.stderr
+    assert "behind" in run(env, "db", "current").stdout
+    assert run(env, "db", "upgrade").returncode == 0
+    assert "up to date" in run(env, "db", "current").stdout
+
+
+def test_downgrade_needs_a_revision(env: dict[str, str]) -> None:
+    result = run(env, "db", "downgrade")
+    assert result.returncode == 2
+    assert "REVISION" in result.stderr
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+def test_create_user_after_upgrade(env: dict[str, str], tmp_path: Path) -> None:
+    assert run(env, "db", "upgrade").returncode == 0
+    result = run(env, "users", "create", "--email", "Ada@Example.org", "--password", PASSWORD,
+                 "--role", "facilitator", "--name", "Ada Lovelace")
+    assert result.returncode == 0, result.stderr
+    assert "ada@example.org" in result.stdout
+
+    async def check(rt: Runtime) -> None:
+        from labs.services import accounts
+
+        account = await accounts.authenticate(rt, "ada@example.org", PASSWORD)
+        assert (account.role.value, account.display_name) == ("facilitator", "Ada Lovelace")
+
+    with_runtime(f"sqlite+aiosqlite:///{sqlite_path(env)}", tmp_path, check)
+
+
+def test_unknown_role_is_refused_naming_the_allowed_ones(env: dict[str, str]) -> None:
+    assert run(env, "db", "upgrade").returncode == 0
+    result = run(env, "users", "create", "--email", "x@example.org", "--password", PASSWORD, "--role", "boss")
+    assert result.returncode == 2
+    for role in ("admin", "facilitator", "researcher"):
+        assert role in result.stderr
+
+
+def test_weak_password_is_refused_with_the_reason(env: dict[str, str]) -> None:
+    assert run(env, "db", "upgrade").returncode == 0
+    result = run(env, "users", "create", "--email", "x@example.org", "--password", "short", "--role", "admin")
+    assert result.returncode == 1
+    assert "at least 10 characters" in result.stderr
+
+
+def test_duplicate_email_is_refused(env: dict[str, str]) -> None:
+    assert run(env, "db", "upgrade").returncode == 0
+    args = ("users", "create", "--email", "x@example.org", "--password", PASSWORD, "--role", "researcher")
+    assert run(env, *args).returncode == 0
+    again = run(env, *args)
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+
+
+def test_create_user_on_an_unmigrated_database_says_what_to_do(env: dict[str, str]) -> None:
+    result = run(env, "users", "create", "--email", "x@example.org", "--password", PASSWORD, "--role", "admin")
+    assert result.returncode == 1
+    assert "labs db upgrade" in result.stderr
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+def test_serve_refuses_a_database_from_newer_code(env: dict[str, str]) -> None:
+    assert run(env, "db", "upgrade").returncode == 0
+    with sqlite3.connect(sqlite_path(env)) as conn:
+        conn.execute("UPDATE alembic_version SET version_num='ffffffffffff'")
+    result = run(env, "serve", "--port", "1")
+    assert result.returncode != 0
+    assert "ffffffffffff, newer than this code (head" in result.stderr
+    assert "Upgrade labs, or point LABS_DATABASE_URL elsewhere." in result.stderr
+    # The other commands refuse it too, rather than "upgrading" past what they know.
+    assert "newer than this code" in run(env, "db", "upgrade").stderr
+    assert "newer than this code" in run(env, "demo").stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([*LABS, "serve", "--port", str(port)], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        yield f"http://127.0.0.1:{port}", log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_serve_migrates_a_new_sqlite_database_and_points_to_setup(server: tuple[str, Path]) -> None:
+    base, log = server
+    deadline = time.monotonic() + 60
+    response: Any = None
+    while time.monotonic() < deadline:
+        try:
+            response = urllib.request.urlopen(base + "/", timeout=5)  # follows the redirect
+            break
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.3)
+    output = log.read_text()
+    assert response is not None, output
+    assert response.url.endswith("/setup"), response.url
+    assert "Migrated the SQLite database" in output
+    assert base in output
+    assert "one-time setup page" in output
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+def with_runtime(url: str, data_dir: Path, work: Any) -> Any:
+    settings = Settings(data_dir=data_dir, database_url=normalise_db_url(url), channels_url="memory://",
+                        secret_key="test-secret")
+
+    async def go() -> Any:
+        db = Database(settings.database_url)
+        try:
+            return await work(Runtime(settings, db))
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+async def demo_facts(rt: Runtime) -> dict[str, Any]:
+    """Everything the demo promises, read back through the services."""
+    from labs.services import accounts, cases, notes, outcomes, participants, sessions, votes
+
+    admin = await accounts.by_email(rt, "admin@labs.example")
+    assert admin is not None
+    roles = {a.role.value for a in await accounts.all_accounts(rt)}
+    all_sessions = sorted(await sessions.list_for(rt, admin), key=lambda s: s.id)
+    all_cases = await cases.list_cases(rt)
+    facts: dict[str, Any] = {
+        "roles": roles,
+        "sessions": [(s.status, len(s.activities), s.community_id) for s in all_sessions],
+        "cases": len(all_cases),
+        "cities": {c.city for c in all_cases},
+        "live_codes": [s.join_code for s in all_sessions if s.status is SessionStatus.live],
+    }
+    live = next(s for s in all_sessions if s.status is SessionStatus.live)
+    facts["live_activity_open"] = live.current_activity_id is not None and any(
+        a.id == live.current_activity_id and a.opened_at and not a.closed_at for a in live.activities
+    )
+    facts["agenda_types"] = {a.type.value for s in all_sessions for a in s.activities}
+
+    kinds: set[NoteKind] = set()
+    hidden = pinned = 0
+    consents: set[str] = set()
+    for s in all_sessions:
+        wall = await notes.wall(rt, s.id, include_hidden=True)
+        kinds |= {NoteKind(n["kind"]) for n in wall}
+        hidden += sum(n["hidden"] for n in wall)
+        pinned += sum(n["pinned"] for n in wall)
+        consents |= {p.consent.value for p in await participants.in_session(rt, s.id)}
+    facts.update(note_kinds=kinds, hidden=hidden, pinned=pinned, consents=consents)
+    facts["clusters"] = sum([len(await notes.clusters(rt, s.id)) for s in all_sessions])
+    facts["revealed"] = [
+        (state or {}).get("status") == "revealed" and bool((state or {}).get("results"))
+        for state in [await votes.state(rt, s.id) for s in all_sessions]
+    ]
+    facts["follow_ups"] = sorted(f.status.value for f in await outcomes.list_follow_ups(rt))
+
+    # The trace: case shared in one session -> notes about it -> adapted-practice outcome of that
+    # session -> a new case derived from it -> shared in another session, the live one.
+    derived = [c for c in all_cases if c.derived_from_id is not None]
+    assert len(derived) == 1
+    new = derived[0]
+    old = await cases.get_case(rt, new.derived_from_id)  # type: ignore[arg-type]
+    outcome = await outcomes.get_outcome(rt, new.from_outcome_id)  # type: ignore[arg-type]
+    first = outcome.session_id
+    sources = await outcomes.sources_of(rt, outcome.id)
+    about_old = {n["id"] for n in await notes.wall(rt, first, include_hidden=False) if n["case_id"] == old.id}  # type: ignore[arg-type]
+    async with rt.db.read() as db:
+        log_first = [e.type for e in await events.since(db, first, 0)]  # type: ignore[arg-type]
+        log_live = [(e.type, e.data) for e in await events.since(db, live.id, 0)]
+    facts["trace"] = {
+        "old_shared_in_outcome_session": first in {s.session_id for s in await cases.shares_of(rt, old.id)},
+        "outcome_kind": outcome.kind.value,
+        "outcome_cites_old_case": old.id in {s.case_id for s in sources},
+        "outcome_cites_notes_about_old": bool(about_old & {s.note_id for s in sources}),
+        "new_city_differs": new.city != old.city,
+        "new_shared_in": {s.session_id for s in await cases.shares_of(rt, new.id)},
+        "live_id": live.id,
+        "first_session_log": {"case.shared", "outcome.recorded", "case.derived"} <= set(log_first),
+        "live_log_shares_new": any(t == "case.shared" and d["case_id"] == new.id for t, d in log_live),
+    }
+    return facts
+
+
+def assert_demo(facts: dict[str, Any]) -> None:
+    assert facts["roles"] == {"admin", "facilitator", "researcher"}
+    assert len(facts["sessions"]) == 3
+    assert [s[0] for s in facts["sessions"]].count(SessionStatus.closed) == 2
+    assert len(facts["live_codes"]) == 1
+    assert all(3 <= n <= 5 for _, n, _ in facts["sessions"])
+    assert len({c for _, _, c in facts["sessions"]}) == 1 and facts["sessions"][0][2] is not None
+    assert facts["live_activity_open"]
+    assert facts["cases"] >= 8 and len(facts["cities"]) >= 8
+    assert facts["note_kinds"] == set(NoteKind)
+    assert facts["hidden"] >= 1 and facts["pinned"] >= 1
+    assert facts["consents"] == {"none", "anonymous", "pseudonymous", "named"}
+    assert facts["clusters"] >= 2
+    assert any(facts["revealed"])
+    assert "done" in facts["follow_ups"] and "planned" in facts["follow_ups"]
+    trace = facts["trace"]
+    assert trace["old_shared_in_outcome_session"]
+    assert trace["outcome_kind"] == "adapted_practice"
+    assert trace["outcome_cites_old_case"] and trace["outcome_cites_notes_about_old"]
+    assert trace["new_city_differs"]
+    assert trace["new_shared_in"] == {trace["live_id"]}
+    assert trace["first_session_log"] and trace["live_log_shares_new"]
+
+
+def assert_demo_output(stdout: str, facts: dict[str, Any]) -> None:
+    code = facts["live_codes"][0]
+    assert f"http://127.0.0.1:8000/j/{code}" in stdout
+    assert "labs-demo-2026" in stdout
+    assert "admin@labs.example" in stdout
+
+
+def test_demo_on_a_fresh_sqlite_database_and_never_twice(env: dict[str, str], tmp_path: Path) -> None:
+    result = run(env, "demo")
+    assert result.returncode == 0, result.stderr
+    url = f"sqlite+aiosqlite:///{sqlite_path(env)}"
+    facts = with_runtime(url, tmp_path, demo_facts)
+    assert_demo(facts)
+    assert_demo_output(result.stdout, facts)
+
+    again = run(env, "demo")
+    assert again.returncode == 1
+    assert "already loaded" in again.stderr
+    assert with_runtime(url, tmp_path, demo_facts)["cases"] == facts["cases"]
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------
+
+
+def _pg(database: str) -> str:
+    base = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://").replace("postgres://", "postgresql://")
+    return base.rsplit("/", 1)[0] + "/" + database
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(_pg("postgres"))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    name = f"labs_cli_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _pg(name)
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES_URL, reason="LABS_TEST_POSTGRES_URL is unset")
+def test_demo_on_postgres(pg_database: str, tmp_path: Path) -> None:
+    env = _env(tmp_path, pg_database)
+    # serve never migrates PostgreSQL by itself: it says what to run.
+    serve = run(env, "serve", "--port", "1")
+    assert serve.returncode == 1
+    assert "labs db upgrade" in serve.stderr
+
+    result = run(env, "demo")
+    assert result.returncode == 0, result.stderr
+    facts = with_runtime(pg_database, tmp_path, demo_facts)
+    assert_demo(facts)
+    assert_demo_output(result.stdout, facts)
+    assert "up to date" in run(env, "db", "current").stdout
+
+    again = run(env, "demo")
+    assert again.returncode == 1
+    assert "already loaded" in again.stderr
