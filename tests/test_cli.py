@@ -13,9 +13,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -175,7 +175,8 @@ def test_duplicate_email_is_refused(env: dict[str, str]) -> None:
 
 
 def test_create_user_on_an_unmigrated_database_says_what_to_do(env: dict[str, str]) -> None:
-    result = run(env, "users", "create", "--email", "x@example.org", "--password", PASSWORD, "--role", "admin")
+    args = ("--email", "x@example.org", "--password", PASSWORD, "--role", "admin")
+    result = run(env, "users", "create", *args)
     assert result.returncode == 1
     assert "labs db upgrade" in result.stderr
 
@@ -262,7 +263,8 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     admin = await accounts.by_email(rt, "admin@labs.example")
     assert admin is not None
     roles = {a.role.value for a in await accounts.all_accounts(rt)}
-    all_sessions = sorted(await sessions.list_for(rt, admin), key=lambda s: s.id)
+    listed = await sessions.list_for(rt, admin)
+    all_sessions = [await sessions.get(rt, s.id) for s in sorted(listed, key=lambda s: s.id)]
     all_cases = await cases.list_cases(rt)
     facts: dict[str, Any] = {
         "roles": roles,
@@ -303,7 +305,8 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     outcome = await outcomes.get_outcome(rt, new.from_outcome_id)  # type: ignore[arg-type]
     first = outcome.session_id
     sources = await outcomes.sources_of(rt, outcome.id)
-    about_old = {n["id"] for n in await notes.wall(rt, first, include_hidden=False) if n["case_id"] == old.id}  # type: ignore[arg-type]
+    wall = await notes.wall(rt, first, include_hidden=False)  # type: ignore[arg-type]
+    about_old = {n["id"] for n in wall if n["case_id"] == old.id}
     async with rt.db.read() as db:
         log_first = [e.type for e in await events.since(db, first, 0)]  # type: ignore[arg-type]
         log_live = [(e.type, e.data) for e in await events.since(db, live.id, 0)]

@@ -1,0 +1,285 @@
+"""Running a session through HTTP: agenda, start, activities, timer, close, notes and their
+moderation, clusters, dot voting, consent, proxy entry, and the pages' own forms."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import api_token, csrf, login, make_account
+
+AGENDA = [
+    {"title": "Cases", "prompt": "What worked in Utrecht?", "minutes": 10, "type": "case_presentation"},
+    {"title": "Ideas", "prompt": "What would you try at home?", "minutes": 15},
+    {"title": "Vote", "prompt": "Which idea first?", "minutes": 5, "type": "voting"},
+]
+
+
+async def _setup(client: AsyncTestClient[Any], rt: Any) -> tuple[dict[str, str], dict[str, Any]]:
+    facilitator = await make_account(rt)
+    headers = await api_token(client, facilitator.email)
+    response = await client.post(
+        "/api/v1/sessions", json={"title": "Lab", "kind": "co_creation_lab", "agenda": AGENDA}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return headers, response.json()
+
+
+async def _join(client: AsyncTestClient[Any], code: str, name: str = "Ann", consent: str = "named") -> dict[str, str]:
+    response = await client.post("/api/v1/join", json={"join_code": code, "display_name": name, "consent": consent})
+    assert response.status_code == 201, response.text
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def _events(client: AsyncTestClient[Any], sid: int, headers: dict[str, str], after: int = 0) -> list[dict[str, Any]]:
+    response = await client.get(f"/api/v1/sessions/{sid}/events?after={after}", headers=headers)
+    assert response.status_code == 200
+    return response.json()["events"]  # type: ignore[no-any-return]
+
+
+async def test_plan_start_activate_timer_close(client: AsyncTestClient[Any], rt: Any) -> None:
+    headers, session = await _setup(client, rt)
+    sid = session["id"]
+    assert session["status"] == "draft"
+    assert re.fullmatch(r"[ABCDEFGHJKMNPQRSTUVWXYZ23456789]{8}", session["join_code"])
+    assert [a["title"] for a in session["activities"]] == ["Cases", "Ideas", "Vote"]
+
+    started = (await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)).json()
+    assert started["status"] == "live"
+    assert started["current_activity_id"] == session["activities"][0]["id"]
+    assert started["timer"]["running"]
+
+    second = session["activities"][1]["id"]
+    moved = await client.post(f"/api/v1/sessions/{sid}/activities/{second}/activate", headers=headers)
+    assert moved.status_code == 200 and moved.json()["current_activity_id"] == second
+
+    paused = (await client.post(f"/api/v1/sessions/{sid}/timer", json={"action": "pause"}, headers=headers)).json()
+    assert not paused["timer"]["running"] and 0 < paused["timer"]["remaining_s"] <= 15 * 60
+    resumed = (await client.post(f"/api/v1/sessions/{sid}/timer", json={"action": "resume"}, headers=headers)).json()
+    assert resumed["timer"]["running"]
+    bad = await client.post(f"/api/v1/sessions/{sid}/timer", json={"action": "explode"}, headers=headers)
+    assert bad.status_code == 400
+
+    closed = (await client.post(f"/api/v1/sessions/{sid}/close", headers=headers)).json()
+    assert closed["status"] == "closed"
+    types = [e["type"] for e in await _events(client, sid, headers)]
+    assert types == ["session.created", "session.started", "activity.activated", "activity.activated",
+                     "timer.paused", "timer.resumed", "session.closed"]
+    seqs = [e["seq"] for e in await _events(client, sid, headers)]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+    gone = await client.post("/api/v1/join", json={"join_code": session["join_code"], "display_name": "Late",
+                                                    "consent": "none"})
+    assert gone.status_code == 410 and "closed" in gone.json()["detail"]
+
+
+async def test_notes_edit_delete_only_own_and_while_open(client: AsyncTestClient[Any], rt: Any) -> None:
+    headers, session = await _setup(client, rt)
+    sid = session["id"]
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
+    ann = await _join(client, session["join_code"], "Ann")
+    bob = await _join(client, session["join_code"], "Bob", "anonymous")
+
+    note = (await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "n1", "body": "Idea", "kind": "idea"},
+                              headers=ann)).json()
+    edited = await client.put(f"/api/v1/sessions/{sid}/notes/{note['id']}", json={"body": "Better idea"}, headers=ann)
+    assert edited.status_code == 200 and edited.json()["body"] == "Better idea"
+    foreign = await client.put(f"/api/v1/sessions/{sid}/notes/{note['id']}", json={"body": "Mine now"}, headers=bob)
+    assert foreign.status_code == 403
+
+    # Once the activity moves on, its notes are closed for changes.
+    await client.post(f"/api/v1/sessions/{sid}/activities/{session['activities'][1]['id']}/activate", headers=headers)
+    late = await client.put(f"/api/v1/sessions/{sid}/notes/{note['id']}", json={"body": "Too late"}, headers=ann)
+    assert late.status_code == 409
+
+    fresh = (await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "n2", "body": "Two", "kind": "question"},
+                               headers=ann)).json()
+    assert fresh["activity_id"] == session["activities"][1]["id"]
+    assert (await client.post(f"/api/v1/sessions/{sid}/notes/{fresh['id']}/delete", headers=ann)).status_code == 204
+    wall = (await client.get(f"/api/v1/sessions/{sid}/notes", headers=ann)).json()
+    assert [n["body"] for n in wall] == ["Better idea"]
+
+
+async def test_moderation_clusters_and_proxy_notes(client: AsyncTestClient[Any], rt: Any) -> None:
+    headers, session = await _setup(client, rt)
+    sid = session["id"]
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
+    ann = await _join(client, session["join_code"])
+    note = (await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "x", "body": "Rude", "kind": "idea"},
+                              headers=ann)).json()
+
+    hidden = await client.post(f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "hide"},
+                               headers=headers)
+    assert hidden.status_code == 200 and hidden.json()["hidden"]
+    assert (await client.get(f"/api/v1/sessions/{sid}/notes", headers=ann)).json() == []
+    assert [n["hidden"] for n in (await client.get(f"/api/v1/sessions/{sid}/notes", headers=headers)).json()] == [True]
+    await client.post(f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "restore"}, headers=headers)
+    pinned = await client.post(f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "pin"},
+                               headers=headers)
+    assert pinned.json()["pinned"]
+    clustered = await client.put(f"/api/v1/sessions/{sid}/notes/{note['id']}/cluster", json={"name": "Green roofs"},
+                                 headers=headers)
+    assert clustered.status_code == 200 and clustered.json()["cluster_id"]
+    types = [e["type"] for e in await _events(client, sid, headers)]
+    assert {"note.hidden", "note.restored", "note.pinned", "cluster.created", "note.clustered"} <= set(types)
+
+    # A participant cannot moderate.
+    assert (await client.post(f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "hide"},
+                              headers=ann)).status_code in (401, 403)
+
+    # Proxy entry: a person without a device, then a note for them; author comes from the facilitator's choice.
+    await login(client, (await make_account(rt, "admin")).email)
+    proxy = await client.post(f"/sessions/{sid}/proxies", data={"display_name": "Carla", "consent": "anonymous",
+                                                                 "_csrf_token": client.cookies.get("labs_csrf")})
+    assert proxy.status_code in (302, 303, 200)
+    people = await client.get(f"/sessions/{sid}/console")
+    carla = re.search(r'<option value="(\d+)">Carla</option>', people.text)
+    assert carla, "proxy participant is offered in the console"
+    posted = await client.post(f"/sessions/{sid}/notes", headers=csrf(client),
+                               data={"client_id": "p1", "body": "Said aloud", "kind": "insight",
+                                     "participant_id": carla.group(1)})
+    assert posted.status_code == 204
+    wall = (await client.get(f"/api/v1/sessions/{sid}/notes", headers=headers)).json()
+    assert any(n["body"] == "Said aloud" and n["author"] == "Carla" for n in wall)
+
+
+async def test_votes_hidden_until_revealed(client: AsyncTestClient[Any], rt: Any) -> None:
+    headers, session = await _setup(client, rt)
+    sid = session["id"]
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
+    ann, bob = await _join(client, session["join_code"], "Ann"), await _join(client, session["join_code"], "Bob")
+    a = (await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "a", "body": "A"}, headers=ann)).json()
+    b = (await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "b", "body": "B"}, headers=bob)).json()
+
+    assert (await client.post(f"/api/v1/sessions/{sid}/votes", json={"note_id": a["id"]}, headers=ann)).status_code == 409
+    opened = await client.post(f"/api/v1/sessions/{sid}/votes/rounds", json={"votes": 2}, headers=headers)
+    assert opened.status_code == 201
+    for voter, note in ((ann, b), (ann, b), (bob, b)):
+        assert (await client.post(f"/api/v1/sessions/{sid}/votes", json={"note_id": note["id"]},
+                                  headers=voter)).status_code == 201
+    third = await client.post(f"/api/v1/sessions/{sid}/votes", json={"note_id": a["id"]}, headers=ann)
+    assert third.status_code == 409 and "2" in third.json()["detail"]
+
+    state = (await client.get(f"/api/v1/sessions/{sid}/votes", headers=bob)).json()
+    assert state["results"] is None and state["left"] == 1
+    # Before reveal, a participant's event stream does not say who voted for what.
+    cast = [e for e in await _events(client, sid, bob) if e["type"] == "vote.cast"]
+    assert cast and all("note_id" not in e["data"] for e in cast)
+
+    revealed = (await client.post(f"/api/v1/sessions/{sid}/votes/reveal", headers=headers)).json()
+    assert revealed["status"] == "revealed"
+    assert revealed["results"][0] == {"note_id": b["id"], "body": "B", "kind": "idea", "votes": 3}
+
+
+async def test_consent_change_is_recorded(client: AsyncTestClient[Any], rt: Any) -> None:
+    headers, session = await _setup(client, rt)
+    sid = session["id"]
+    ann = await _join(client, session["join_code"], consent="named")
+    changed = await client.put(f"/api/v1/sessions/{sid}/consent", json={"consent": "anonymous"}, headers=ann)
+    assert changed.status_code == 200 and changed.json()["consent"] == "anonymous"
+    bad = await client.put(f"/api/v1/sessions/{sid}/consent", json={"consent": "everything"}, headers=ann)
+    assert bad.status_code == 400 and "anonymous" in bad.json()["detail"]
+    from labs.services import participants
+
+    history = await participants.consent_history(rt, changed.json()["id"])
+    assert [(r.choice.value, r.text_version) for r in history] == [("named", "2026-11"), ("anonymous", "2026-11")]
+    events = [e["type"] for e in await _events(client, sid, headers)]
+    assert events[-2:] == ["participant.joined", "consent.changed"]
+
+
+async def test_join_in_browser_resumes_identity_and_escapes_html(client: AsyncTestClient[Any], rt: Any) -> None:
+    headers, session = await _setup(client, rt)
+    sid, code = session["id"], session["join_code"]
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
+
+    form = await client.get(f"/j/{code.lower()}")
+    assert form.status_code == 200 and "consent" in form.text
+    missing = await client.post(f"/j/{code}", data={"display_name": "Eve", "_csrf_token": client.cookies.get("labs_csrf")})
+    assert missing.status_code == 400 and "research" in missing.text
+    joined = await client.post(f"/j/{code}", data={"display_name": "<b>Eve</b>", "consent": "pseudonymous",
+                                                   "sector": "citizen", "_csrf_token": client.cookies.get("labs_csrf")})
+    assert joined.status_code in (200, 302, 303)
+    page = await client.get(f"/p/{sid}")
+    assert page.status_code == 200 and "&lt;b&gt;Eve&lt;/b&gt;" in page.text and "<b>Eve</b>" not in page.text
+    # A reload (or a later visit from this device) resumes the same identity.
+    again = await client.get(f"/j/{code}", follow_redirects=False)
+    assert again.status_code in (302, 303) and again.headers["location"] == f"/p/{sid}"
+
+    posted = await client.post(f"/p/{sid}/notes", headers={**csrf(client), "accept": "application/json"},
+                               data={"client_id": "c-1", "body": "<script>alert(1)</script>", "kind": "idea"})
+    assert posted.status_code == 201
+    retry = await client.post(f"/p/{sid}/notes", headers={**csrf(client), "accept": "application/json"},
+                              data={"client_id": "c-1", "body": "<script>alert(1)</script>", "kind": "idea"})
+    assert retry.status_code == 200 and retry.json()["id"] == posted.json()["id"]
+    page = await client.get(f"/p/{sid}")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and "<script>alert(1)" not in page.text
+
+    unknown = await client.get("/j/ZZZZZZZZ")
+    assert unknown.status_code == 404 and "no session with this code" in unknown.text
+
+
+@pytest.mark.parametrize("path", ["console", "projector"])
+async def test_views_are_for_the_sessions_facilitators_only(client: AsyncTestClient[Any], rt: Any, path: str) -> None:
+    _, session = await _setup(client, rt)
+    other = await make_account(rt)
+    await login(client, other.email)
+    response = await client.get(f"/sessions/{session['id']}/{path}")
+    assert response.status_code == 404
+    action = await client.post(f"/sessions/{session['id']}/start", headers=csrf(client))
+    assert action.status_code == 404
+
+
+async def test_console_actions_need_csrf(client: AsyncTestClient[Any], rt: Any) -> None:
+    facilitator = await make_account(rt)
+    await login(client, facilitator.email)
+    headers = await api_token(client, facilitator.email)
+    session = (await client.post("/api/v1/sessions", json={"title": "L", "agenda": AGENDA}, headers=headers)).json()
+    refused = await client.post(f"/sessions/{session['id']}/start")
+    assert refused.status_code == 403
+    assert (await client.get(f"/api/v1/sessions/{session['id']}", headers=headers)).json()["status"] == "draft"
+    accepted = await client.post(f"/sessions/{session['id']}/start", headers=csrf(client))
+    assert accepted.status_code == 204
+
+
+async def test_each_event_is_rendered_once_per_audience(app: Any, rt: Any, client: AsyncTestClient[Any]) -> None:
+    """Many clients of one audience share one rendering of each event."""
+    from labs import live
+
+    headers, session = await _setup(client, rt)
+    sid = session["id"]
+    hub: live.Hub = app.state.hub
+    calls: list[tuple[int, str]] = []
+    render = hub.render_html
+
+    async def counting(rt_: Any, session_id: int, event: dict[str, Any], audience: str) -> str:
+        calls.append((event["seq"], audience))
+        return await render(rt_, session_id, event, audience)
+
+    hub.render_html = counting
+    import asyncio
+
+    received: dict[int, list[str]] = {}
+    tasks = []
+    for i, audience in enumerate(["participant"] * 5 + ["console"] * 2 + [live.JSON_FACILITATOR] * 3):
+        received[i] = []
+
+        async def send(frame: str, i: int = i) -> None:
+            received[i].append(frame)
+
+        async def nothing() -> None:
+            return None
+
+        tasks.append(asyncio.create_task(hub.serve(sid, live.Client(audience=audience, send=send), 1, nothing)))
+    await asyncio.sleep(0.2)
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
+    for _ in range(50):
+        if all(len(frames) >= 2 for frames in received.values()):
+            break
+        await asyncio.sleep(0.05)
+    for task in tasks:
+        task.cancel()
+    assert all(len(frames) == 2 for frames in received.values()), {k: len(v) for k, v in received.items()}
+    assert sorted(calls) == [(2, "console"), (2, "participant"), (3, "console"), (3, "participant")]
