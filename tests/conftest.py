@@ -79,7 +79,9 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=db_url, channels_url="memory://", secret_key="test-secret")
+    # No pool: the test client runs the app in its own event loop, and tests call services from theirs.
+    return Settings(data_dir=tmp_path, database_url=db_url, channels_url="memory://", secret_key="test-secret",
+                    database_pool=False)
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from conftest import PASSWORD, api_token, csrf, login, make_account
 from labs.services import accounts
+from tests.conftest import PASSWORD, api_token, csrf, login, make_account
 
 Client = AsyncTestClient[Litestar]
 

@@ -12,8 +12,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from conftest import login, make_account
 from labs.services import sessions
+from tests.conftest import login, make_account
 
 Client = AsyncTestClient[Litestar]
 HTMX = {"HX-Request": "true"}

@@ -244,42 +244,54 @@ async def test_console_actions_need_csrf(client: AsyncTestClient[Any], rt: Any) 
     assert accepted.status_code == 204
 
 
-async def test_each_event_is_rendered_once_per_audience(app: Any, rt: Any, client: AsyncTestClient[Any]) -> None:
+async def test_each_event_is_rendered_once_per_audience(settings: Any) -> None:
     """Many clients of one audience share one rendering of each event."""
-    from labs import live
+    import asyncio
 
-    headers, session = await _setup(client, rt)
-    sid = session["id"]
-    hub: live.Hub = app.state.hub
+    from litestar.channels import ChannelsPlugin
+    from litestar.channels.backends.memory import MemoryChannelsBackend
+
+    from labs import live
+    from labs.db import Database
+    from labs.runtime import Runtime
+    from labs.services import sessions
+    from labs.web.fragments import render_event
+
     calls: list[tuple[int, str]] = []
-    render = hub.render_html
 
     async def counting(rt_: Any, session_id: int, event: dict[str, Any], audience: str) -> str:
         calls.append((event["seq"], audience))
-        return await render(rt_, session_id, event, audience)
+        return await render_event(rt_, session_id, event, audience)
 
-    hub.render_html = counting
-    import asyncio
+    rt = Runtime(settings, Database(settings.database_url, pooled=False))
+    channels = ChannelsPlugin(MemoryChannelsBackend(), arbitrary_channels_allowed=True)
+    async with channels:
+        hub = live.Hub(rt, channels, counting)
+        rt.publisher = hub.publish
+        facilitator = await make_account(rt)
+        session = await sessions.create(rt, facilitator, {"title": "Lab", "agenda": AGENDA})
+        received: dict[int, list[str]] = {}
+        tasks = []
+        for i, audience in enumerate(["participant"] * 5 + ["console"] * 2 + [live.JSON_FACILITATOR] * 3):
+            received[i] = []
 
-    received: dict[int, list[str]] = {}
-    tasks = []
-    for i, audience in enumerate(["participant"] * 5 + ["console"] * 2 + [live.JSON_FACILITATOR] * 3):
-        received[i] = []
+            async def send(frame: str, i: int = i) -> None:
+                received[i].append(frame)
 
-        async def send(frame: str, i: int = i) -> None:
-            received[i].append(frame)
+            async def nothing() -> None:
+                return None
 
-        async def nothing() -> None:
-            return None
-
-        tasks.append(asyncio.create_task(hub.serve(sid, live.Client(audience=audience, send=send), 1, nothing)))
-    await asyncio.sleep(0.2)
-    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
-    for _ in range(50):
-        if all(len(frames) >= 2 for frames in received.values()):
-            break
-        await asyncio.sleep(0.05)
-    for task in tasks:
-        task.cancel()
+            client = live.Client(audience=audience, send=send)
+            tasks.append(asyncio.create_task(hub.serve(session.id, client, session.last_seq, nothing)))
+        await asyncio.sleep(0.1)
+        await sessions.start(rt, facilitator, session.id)  # two events: started, activity activated
+        for _ in range(100):
+            if all(len(frames) >= 2 for frames in received.values()):
+                break
+            await asyncio.sleep(0.02)
+        for task in tasks:
+            task.cancel()
+        await hub.stop()
+    await rt.db.dispose()
     assert all(len(frames) == 2 for frames in received.values()), {k: len(v) for k, v in received.items()}
     assert sorted(calls) == [(2, "console"), (2, "participant"), (3, "console"), (3, "participant")]

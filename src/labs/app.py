@@ -90,7 +90,7 @@ def _validation_message(exc: ValidationException) -> str:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     channels = ChannelsPlugin(backend=channels_backend(settings.channels_url), arbitrary_channels_allowed=True)
-    runtime = Runtime(settings=settings, db=Database(settings.database_url))
+    runtime = Runtime(settings=settings, db=Database(settings.database_url, pooled=settings.database_pool))
     hub = Hub(runtime, channels, render_event)
     runtime.publisher = hub.publish
 

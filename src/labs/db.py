@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.pool import NullPool
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -42,14 +43,17 @@ class Database:
     """A reader and a writer. On SQLite they are two engines on one file (reads never wait for
     the write lock); elsewhere the writer is the reader."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pooled: bool = True) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = _sqlite_engine(url, immediate=False)
             self.write_engine = _sqlite_engine(url, immediate=True)
         else:
-            self.engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            pool: dict[str, Any] = (
+                {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True} if pooled else {"poolclass": NullPool}
+            )
+            self.engine = create_async_engine(url, **pool)
             self.write_engine = self.engine
         self.reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self.writer = async_sessionmaker(self.write_engine, expire_on_commit=False)

@@ -21,6 +21,8 @@ def _env(name: str, default: str) -> str:
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(_env("LABS_DATA_DIR", str(ROOT / "var"))))
     database_url: str = ""
+    # Off behind PgBouncer (it pools already) and in tests that share the app across event loops.
+    database_pool: bool = field(default_factory=lambda: _env("LABS_DATABASE_POOL", "1") != "0")
     channels_url: str = field(default_factory=lambda: _env("LABS_CHANNELS_URL", "memory://"))
     host: str = field(default_factory=lambda: _env("LABS_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("LABS_PORT", "8000")))

@@ -157,7 +157,6 @@ def test_live_session(browser: Browser, live_server: LiveServer) -> None:
         expect(hidden).to_have_class(re.compile(r"\bhidden-note\b"))
         expect(hidden.locator(".note-flag")).to_have_text("Hidden")
         expect(hidden.get_by_role("button", name="Restore")).to_be_visible()
-        visible_bodies = [b for b in all_bodies if b != hidden_body]
 
         # --- the facilitator groups a note into a cluster -------------------------------------
         clustered = "Swimming spots downtown"
@@ -177,10 +176,9 @@ def test_live_session(browser: Browser, live_server: LiveServer) -> None:
         ballots = {0: [XSS_NOTE, "Ferries instead of a bridge"], 1: [XSS_NOTE], 2: [XSS_NOTE, clustered]}
         for i, page in enumerate(participants):
             for body in ballots[i]:
-                left = participants_left = 2 - ballots[i].index(body) - 1
+                left = 2 - ballots[i].index(body) - 1
                 note(page, body).locator(".vote-btn").click()
-                expect(page.locator("#my-votes")).to_contain_text(
-                    f"You have {left} vote{'' if participants_left == 1 else 's'} left.")
+                expect(page.locator("#my-votes")).to_contain_text(f"You have {left} vote{'' if left == 1 else 's'} left.")
         expect(console.locator("#votes")).to_contain_text("3 people have voted")
         for page in everyone:
             expect(page.locator("#votes")).to_have_attribute("data-status", "open")
@@ -199,7 +197,6 @@ def test_live_session(browser: Browser, live_server: LiveServer) -> None:
         console.get_by_role("button", name="Next activity").click()
         for page in everyone:
             expect(page.locator("#current-activity")).to_contain_text(SECOND)
-            expect(page.locator("#agenda li.current, #current-activity")).not_to_have_count(0)
         expect(console.locator("#agenda li[aria-current=step]")).to_contain_text(SECOND)
         expect(projector.locator("#timer")).to_have_text(re.compile(r"^[45]:\d\d$"))
 
@@ -207,7 +204,6 @@ def test_live_session(browser: Browser, live_server: LiveServer) -> None:
         for page in everyone:
             assert page.evaluate("typeof window.pwned") == "undefined"
         assert not errors, errors
-        del visible_bodies
 
         # --- accessibility: axe on every view -------------------------------------------------
         anon = new_context(browser, live_server, **PHONE)

@@ -303,7 +303,7 @@ async def complete_follow_up(
         raise Invalid(
             "A follow-up is completed as done or cancelled.", {"status": "Choose done or cancelled."}
         )
-    text = _text(findings, "findings", "The findings", MAX_TEXT, required=result is FollowUpStatus.done)
+    text = _text(findings, "findings", "What you found", MAX_TEXT, required=result is FollowUpStatus.done)
     async with events.change(rt) as tx:
         follow_up = await tx.db.get(FollowUp, _int(follow_up_id, "follow_up_id"))
         if follow_up is None:
