@@ -8,25 +8,11 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from labs.services import accounts
 from tests.conftest import PASSWORD, api_token, csrf, login, make_account
 
 Client = AsyncTestClient[Litestar]
-
-
-@pytest.fixture(autouse=True)
-def _no_pooled_connections_across_loops(rt: Any) -> None:
-    """PostgreSQL: an asyncpg connection belongs to the event loop that opened it, and the test,
-    each test client and the app's lifespan each run their own loop; so no pooling in tests.
-    (Belongs in conftest's app fixture; kept here until it moves there.)"""
-    db = rt.db
-    if not db.is_sqlite:
-        db.engine = db.write_engine = create_async_engine(db.url, poolclass=NullPool)
-        db.reader = async_sessionmaker(db.engine, expire_on_commit=False)
-        db.writer = async_sessionmaker(db.engine, expire_on_commit=False)
 
 
 def set_cookies(response: Any) -> list[str]:

@@ -6,6 +6,7 @@ LABS_REQUIRE_BROWSER=1, so a CI image that lost its browser does not pass silent
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,16 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def import_or_skip(module: str) -> Any:
+    """pytest.importorskip, except that it fails when a browser is required."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        if browser_required():
+            raise
+        pytest.skip(f"{module} is not installed: {e}", allow_module_level=True)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
@@ -43,11 +54,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        _unavailable(f"playwright is not installed: {e}")
-    with sync_playwright() as p:
+    sync_api = import_or_skip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
         yield p
 
 

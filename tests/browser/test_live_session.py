@@ -6,12 +6,18 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browser.conftest import import_or_skip
 from tests.conftest import PASSWORD, LiveServer
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+expect = import_or_skip("playwright.sync_api").expect
+Axe = import_or_skip("axe_playwright_python.sync_playwright").Axe
 
 pytestmark = pytest.mark.browser
 
@@ -57,8 +63,6 @@ def format_violations(name: str, violations: list[dict[str, Any]]) -> str:
 
 
 def test_live_session(browser: Browser, live_server: LiveServer) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
     token = live_server.create_user("fac@example.org")
     created = api(live_server, "/api/v1/sessions", token, {
         "title": "River lab", "kind": "workshop",

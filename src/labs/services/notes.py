@@ -94,6 +94,10 @@ async def post(
     for a proxy participant). Returns (note data, seq); seq is None when the client_id was seen
     before: the first note is returned and nothing new is written."""
     client_id = _client_id(data.get("client_id"))
+    if account is not None:
+        # Authorise before the replay lookup: a known client_id must not reveal another's note.
+        async with rt.db.read() as db:
+            await load_for(db, session_id, account)
     if (found := await _existing(rt, session_id, client_id)) is not None:
         return found[1], None
     body = _body(data.get("body"))
