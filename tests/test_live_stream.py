@@ -133,6 +133,12 @@ def assert_gapless(frames: list[dict[str, Any]], after: int) -> None:
     assert [f["seq"] for f in frames] == list(range(after + 1, after + 1 + len(frames)))
 
 
+def body_for(participant: dict[str, Any], i: int) -> str:
+    """Note i of a participant; every first one is too large for a channel message (over 7,000
+    bytes as JSON), so only its seq rings and listeners fetch it from the database."""
+    return "é" * 2000 if i == 0 else f"{participant['participant_id']}/{i}"
+
+
 def assert_all_created(responses: list[httpx.Response]) -> None:
     assert {r.status_code for r in responses} == {201}, {r.text for r in responses if r.status_code != 201}
 
@@ -281,7 +287,7 @@ async def test_concurrent_posters_reach_both_listeners_gapless(
         await ping(ws1)  # both sockets are subscribed before the storm starts
         await ping(ws2)
         responses = await asyncio.gather(*(
-            post_note(http, p["token"], sid, f"{p['participant_id']}/{i}") for p in people for i in range(10)
+            post_note(http, p["token"], sid, body_for(p, i)) for p in people for i in range(10)
         ))
         assert_all_created(responses)
         posted = {r.json()["id"] for r in responses}
@@ -295,6 +301,7 @@ async def test_concurrent_posters_reach_both_listeners_gapless(
     for frames in (facilitator_view, participant_view):
         assert_gapless(frames, start)
         assert set(note_ids(frames)) == posted and len(note_ids(frames)) == 200
+        assert sorted(f["data"]["body"] for f in frames) == sorted(r.json()["body"] for r in responses)
     assert (await event_log(http, fac, sid, after=start))["events"] == facilitator_view
     assert sorted(r.json()["seq"] for r in responses) == list(range(start + 1, end + 1))
 
@@ -401,7 +408,7 @@ async def assert_cross_server_delivery(a: LiveServer, b: LiveServer) -> None:
             await ping(ws_a)
             await ping(ws_b)
             responses = await asyncio.gather(*(
-                post_note(http, p["token"], sid, f"{p['participant_id']}/{i}")
+                post_note(http, p["token"], sid, body_for(p, i))
                 for http, people in ((http_a, on_a), (http_b, on_b)) for p in people for i in range(10)
             ))
             assert_all_created(responses)
@@ -414,6 +421,7 @@ async def assert_cross_server_delivery(a: LiveServer, b: LiveServer) -> None:
     for heard in (heard_a, heard_b):
         assert_gapless(heard, start)
         assert set(note_ids(heard)) == {r.json()["id"] for r in responses}
+        assert sorted(f["data"]["body"] for f in heard) == sorted(r.json()["body"] for r in responses)
     assert heard_a == heard_b
 
 
@@ -550,8 +558,10 @@ async def test_participant_is_confined_to_their_session(
     start = await last_seq(http, fac, sid)
     for path in (f"/sessions/{sid}", f"/sessions/{sid}/events", f"/sessions/{sid}/notes"):
         assert (await http.get(path, headers=bearer(p["token"]))).status_code == 404, path
+        assert (await http.get(path)).status_code in (401, 404), path  # no token at all
     assert (await post_note(http, p["token"], sid, "intruding")).status_code == 404
     await assert_stream_refused(server, p["token"], sid)
+    await assert_stream_refused(server, "lpt_not-a-real-token", sid)
     assert await last_seq(http, fac, sid) == start and await wall(http, fac, sid) == []
 
 

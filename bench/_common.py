@@ -1,0 +1,215 @@
+"""Shared by the benchmarks: a real `labs serve` on a free port with a fresh data dir (the same
+approach as tests/conftest.py LiveServer), setup over the JSON API, CPU accounting from /proc,
+percentiles and a plain-text table."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "correct horse battery"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def raise_fd_limit() -> int:
+    """1,000 websockets need more than the usual 1,024 descriptors; children inherit this."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`python -m labs serve` (one uvicorn worker, the real entry point) on a fresh database."""
+
+    def __init__(self, data_dir: Path, database_url: str | None = None, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "LABS_DATA_DIR": str(data_dir), "LABS_SECRET_KEY": "bench-secret", **(env or {})}
+        if database_url:
+            self.env["LABS_DATABASE_URL"] = database_url
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 30) -> Server:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "labs", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"labs serve exited with {self.proc.returncode}: {self.log()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.base_url + "/login", timeout=1):
+                    return self
+            except Exception:
+                time.sleep(0.1)
+        raise RuntimeError("labs serve did not start: " + self.log()[-2000:])
+
+    def labs(self, *args: str) -> None:
+        subprocess.run([sys.executable, "-m", "labs", *args], env=self.env, check=True, capture_output=True, cwd=ROOT)
+
+    def create_user(self, email: str, role: str = "facilitator") -> str:
+        """An account through the CLI; returns its bearer token."""
+        self.labs("users", "create", "--email", email, "--password", PASSWORD, "--role", role)
+        request = urllib.request.Request(
+            self.base_url + "/api/v1/auth/tokens", method="POST",
+            data=json.dumps({"email": email, "password": PASSWORD}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(json.loads(response.read())["token"])
+
+    def log(self) -> str:
+        path = self.data_dir / "server.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+# --- CPU accounting ------------------------------------------------------------------------
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies over all cores, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return total - idle, total
+
+
+class CpuWindow:
+    """Server CPU% (100% = one core) and machine busy% (100% = all cores) over a window."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.wall = time.monotonic()
+        self.cpu = process_cpu(pid)
+        self.machine = machine_cpu()
+
+    def read(self) -> tuple[float, float]:
+        wall = time.monotonic() - self.wall
+        cpu = process_cpu(self.pid) - self.cpu
+        busy, total = machine_cpu()
+        machine = (busy - self.machine[0]) / max(1, total - self.machine[1])
+        return 100 * cpu / wall, 100 * machine
+
+
+# --- setup over the API --------------------------------------------------------------------
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def live_session(http: httpx.AsyncClient, fac: str, title: str = "Benchmark") -> dict[str, Any]:
+    response = await http.post("/sessions", json={"title": title, "agenda": [{"title": "Ideas"}]}, headers=bearer(fac))
+    response.raise_for_status()
+    sid = response.json()["id"]
+    response = await http.post(f"/sessions/{sid}/start", headers=bearer(fac))
+    response.raise_for_status()
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def join_many(http: httpx.AsyncClient, code: str, count: int, parallel: int = 16) -> list[dict[str, Any]]:
+    """Join `count` participants (each a database write), `parallel` at a time."""
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(i: int) -> dict[str, Any]:
+        async with gate:
+            payload = {"join_code": code, "display_name": f"P{i}", "consent": "anonymous"}
+            response = await http.post("/join", json=payload)
+            response.raise_for_status()
+            return response.json()  # type: ignore[no-any-return]
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def event_log(http: httpx.AsyncClient, token: str, session_id: int) -> tuple[list[dict[str, Any]], int]:
+    """Every event of a session (paged) and its last_seq."""
+    found: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        response = await http.get(f"/sessions/{session_id}/events", params={"after": after, "limit": 5000},
+                                  headers=bearer(token))
+        response.raise_for_status()
+        page = response.json()
+        found += page["events"]
+        if not page["events"]:
+            return found, int(page["last_seq"])
+        after = page["events"][-1]["seq"]
+
+
+def fresh_email(role: str = "facilitator") -> str:
+    return f"{role}-{uuid.uuid4().hex[:8]}@example.org"
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    # Nearest rank: the smallest value with at least p% of the values at or below it.
+    k = min(len(sorted_values), max(1, math.ceil(p / 100 * len(sorted_values))))
+    return sorted_values[k - 1]
+
+
+def table(rows: list[tuple[str, Any]]) -> str:
+    width = max(len(k) for k, _ in rows)
+    lines = [f"| {'metric'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
+    lines += [f"| {k.ljust(width)} | {v} |" for k, v in rows]
+    return "\n".join(lines)
+
+
+def environment_note() -> str:
+    load = os.getloadavg()
+    return (f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+            f"load average {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}")
