@@ -107,7 +107,7 @@ def test_nav_depends_on_role_and_csrf() -> None:
 
     html = env.get_template("base.html").render(lang="en", account=Account(), csrf_token="abc")
     assert 'href="/research"' in html and 'href="/sessions"' not in html
-    assert 'name="_csrf" value="abc"' in html and 'name="csrf-token" content="abc"' in html
+    assert 'name="_csrf_token" value="abc"' in html and 'name="csrf-token" content="abc"' in html
     anon = env.get_template("base.html").render(lang="en", account=None)
     assert 'href="/login"' in anon and "/logout" not in anon and "csrf-token" not in anon
 
