@@ -135,11 +135,44 @@ class CpuWindow:
         self.machine = machine_cpu()
 
     def read(self) -> tuple[float, float]:
+        """(process CPU%, machine busy%) since the window opened."""
         wall = time.monotonic() - self.wall
-        cpu = process_cpu(self.pid) - self.cpu
         busy, total = machine_cpu()
         machine = (busy - self.machine[0]) / max(1, total - self.machine[1])
-        return 100 * cpu / wall, 100 * machine
+        return 100 * self.seconds() / wall, 100 * machine
+
+    def seconds(self) -> float:
+        """CPU seconds the process used since the window opened."""
+        return process_cpu(self.pid) - self.cpu
+
+
+def rss_mb(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return str(int(line.split()[1]) // 1024)
+    except OSError:
+        pass
+    return "?"
+
+
+def start_py_spy(pid: int, out: str | None, seconds: float) -> subprocess.Popen[bytes] | None:
+    """Sample the server with py-spy (collapsed stacks, for flame graphs or grep) when asked.
+    py-spy is not a dependency: PY_SPY=/path/to/py-spy, or on PATH."""
+    if not out:
+        return None
+    import shutil
+
+    exe = os.environ.get("PY_SPY") or shutil.which("py-spy")
+    if not exe:
+        print("py-spy not found (set PY_SPY): no profile", file=sys.stderr)
+        return None
+    return subprocess.Popen(
+        [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "200",
+         "--nonblocking", "--format", "raw", "--output", out],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
 
 
 # --- setup over the API --------------------------------------------------------------------

@@ -48,6 +48,8 @@ from _common import (  # noqa: E402
     live_session,
     percentile,
     raise_fd_limit,
+    rss_mb,
+    start_py_spy,
     table,
 )
 
@@ -227,6 +229,7 @@ def main() -> None:
                         help="clients do not offer permessage-deflate (browsers do; default: offer it)")
     parser.add_argument("--drain", type=float, default=15, help="seconds to wait for stragglers (default 15)")
     parser.add_argument("--keep", action="store_true", help="keep the server's data dir (its log and database)")
+    parser.add_argument("--py-spy", metavar="FILE", help="profile the server while posting (collapsed stacks)")
     args = parser.parse_args()
     json_clients = args.json_clients if args.json_clients is not None else args.clients // 10
     posters = args.posters or max(1, math.ceil(args.rate / PER_POSTER_RATE))
@@ -264,13 +267,17 @@ def main() -> None:
         for pipe in pipes:
             pipe.send(("go",))
         tokens = [p["token"] for p in joined[:posters]]
+        profiler = start_py_spy(server.pid, args.py_spy, args.duration)
         acked, post_ms, errors = asyncio.run(post_notes(server.base_url, session_id, tokens, args.rate, args.duration))
         server_pct, machine_pct = server_cpu.read()
+        server_seconds = server_cpu.seconds()
+        if profiler:
+            profiler.wait()
         client_pcts = [w.read()[0] for w in worker_cpu]
         for pipe in pipes:
             pipe.send(("stop", acked, args.drain))
         results = [pipe.recv()[1] for pipe in pipes]
-        rss_mb = _rss_mb(server.pid)
+        rss = rss_mb(server.pid)
     finally:
         for proc in workers:
             proc.join(10)
@@ -307,22 +314,13 @@ def main() -> None:
         ("other frames / dropped sockets", f"{sum(r['other'] for r in results)} / {sum(r['closed'] for r in results)}"),
         ("POST p50 / p99 (ms)", f"{ms(post_ms, 50)} / {ms(post_ms, 99)}"),
         ("POST errors", dict(errors) or 0),
-        ("server CPU (100% = 1 core)", f"{server_pct:.0f}%  (RSS {rss_mb} MB)"),
+        ("server CPU (100% = 1 core)", f"{server_pct:.0f}%  (RSS {rss} MB)"),
+        ("server CPU per event (ms)", f"{1000 * server_seconds / max(1, len(acked)):.1f}"
+         f"  ({1e6 * server_seconds / max(1, len(acked) * connected):.0f} us per delivered frame)"),
         ("client process CPU", ", ".join(f"{p:.0f}%" for p in client_pcts)),
         ("client loop lag p99 / max (ms)", f"{ms(lags, 99)} / {lags[-1]:.1f}" if lags else "n/a"),
         ("machine busy (100% = all cores)", f"{machine_pct:.0f}%"),
     ]))
-
-
-def _rss_mb(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return str(int(line.split()[1]) // 1024)
-    except OSError:
-        pass
-    return "?"
 
 
 if __name__ == "__main__":

@@ -508,6 +508,8 @@ async def test_ws_oversized_message_is_refused(server: LiveServer, http: httpx.A
         if reply is not None:
             assert reply["type"] == "error", reply
     assert await last_seq(http, fac, sid) == start
+    async with open_stream(server, fac, sid, after=start) as ws:  # the server is fine afterwards
+        await ping(ws)
 
 
 async def test_ws_bad_messages_get_error_frames_and_the_socket_survives(

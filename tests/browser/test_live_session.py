@@ -59,7 +59,7 @@ def format_violations(name: str, violations: list[dict[str, Any]]) -> str:
         lines.append(f"  [{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
         for node in v["nodes"][:5]:
             target = ", ".join(map(str, node["target"]))
-            summary = "; ".join(line.strip() for line in node.get("failureSummary", "").splitlines())
+            summary = "; ".join(line.strip() for line in node.get("failureSummary", "").splitlines()[1:])
             lines.append(f"      {target}: {summary}")
             lines.append(f"        {node['html'][:200]}")
     return "\n".join(lines)
