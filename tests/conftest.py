@@ -80,8 +80,9 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     # No pool: the test client runs the app in its own event loop, and tests call services from theirs.
-    return Settings(data_dir=tmp_path, database_url=db_url, channels_url="memory://", secret_key="test-secret",
-                    database_pool=False)
+    return Settings(
+        data_dir=tmp_path, database_url=db_url, channels_url="memory://", secret_key="test-secret", database_pool=False
+    )
 
 
 @pytest.fixture
@@ -134,8 +135,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if POSTGRES_URL:
         passed = {r.nodeid for r in terminalreporter.stats.get("passed", [])}
         ran = len(_ran_on_postgres & passed) + len(
-            {r.nodeid for r in terminalreporter.stats.get("passed", []) if "postgres" in r.keywords}
-            - _ran_on_postgres
+            {r.nodeid for r in terminalreporter.stats.get("passed", []) if "postgres" in r.keywords} - _ran_on_postgres
         )
         terminalreporter.write_line(f"PostgreSQL: {ran} tests passed against PostgreSQL ({POSTGRES_URL})")
     else:
@@ -175,7 +175,10 @@ class LiveServer:
         log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "labs", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -197,10 +200,14 @@ class LiveServer:
 
         subprocess.run(
             [sys.executable, "-m", "labs", "users", "create", "--email", email, "--password", PASSWORD, "--role", role],
-            env=self.env, check=True, capture_output=True, cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
         )
         request = urllib.request.Request(
-            self.base_url + "/api/v1/auth/tokens", method="POST",
+            self.base_url + "/api/v1/auth/tokens",
+            method="POST",
             data=json.dumps({"email": email, "password": PASSWORD}).encode(),
             headers={"content-type": "application/json"},
         )

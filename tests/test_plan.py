@@ -325,6 +325,11 @@ async def test_others_sessions_are_not_found(client: Client, app: Litestar, rt: 
         assert response.status_code == 404
         response = await agenda(other_client, session_id, htmx=False, action="add", title="Hijacked")
         assert response.status_code == 404
+        # htmx gets the message for the flash region instead of a page
+        response = await agenda(other_client, session_id, action="add", title="Hijacked")
+        assert response.status_code == 404
+        assert response.headers.get("hx-retarget") == "#flash"
+        assert "<html" not in response.text and 'role="alert"' in response.text
         response = await form_post(
             other_client, f"/sessions/{session_id}/facilitators", {"email": other.email}
         )

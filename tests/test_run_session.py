@@ -34,7 +34,9 @@ async def _join(client: AsyncTestClient[Any], code: str, name: str = "Ann", cons
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-async def _events(client: AsyncTestClient[Any], sid: int, headers: dict[str, str], after: int = 0) -> list[dict[str, Any]]:
+async def _events(
+    client: AsyncTestClient[Any], sid: int, headers: dict[str, str], after: int = 0
+) -> list[dict[str, Any]]:
     response = await client.get(f"/api/v1/sessions/{sid}/events?after={after}", headers=headers)
     assert response.status_code == 200
     return response.json()["events"]  # type: ignore[no-any-return]
@@ -66,13 +68,21 @@ async def test_plan_start_activate_timer_close(client: AsyncTestClient[Any], rt:
     closed = (await client.post(f"/api/v1/sessions/{sid}/close", headers=headers)).json()
     assert closed["status"] == "closed"
     types = [e["type"] for e in await _events(client, sid, headers)]
-    assert types == ["session.created", "session.started", "activity.activated", "activity.activated",
-                     "timer.paused", "timer.resumed", "session.closed"]
+    assert types == [
+        "session.created",
+        "session.started",
+        "activity.activated",
+        "activity.activated",
+        "timer.paused",
+        "timer.resumed",
+        "session.closed",
+    ]
     seqs = [e["seq"] for e in await _events(client, sid, headers)]
     assert seqs == list(range(1, len(seqs) + 1))
 
-    gone = await client.post("/api/v1/join", json={"join_code": session["join_code"], "display_name": "Late",
-                                                    "consent": "none"})
+    gone = await client.post(
+        "/api/v1/join", json={"join_code": session["join_code"], "display_name": "Late", "consent": "none"}
+    )
     assert gone.status_code == 410 and "closed" in gone.json()["detail"]
 
 
@@ -83,8 +93,11 @@ async def test_notes_edit_delete_only_own_and_while_open(client: AsyncTestClient
     ann = await _join(client, session["join_code"], "Ann")
     bob = await _join(client, session["join_code"], "Bob", "anonymous")
 
-    note = (await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "n1", "body": "Idea", "kind": "idea"},
-                              headers=ann)).json()
+    note = (
+        await client.post(
+            f"/api/v1/sessions/{sid}/notes", json={"client_id": "n1", "body": "Idea", "kind": "idea"}, headers=ann
+        )
+    ).json()
     edited = await client.put(f"/api/v1/sessions/{sid}/notes/{note['id']}", json={"body": "Better idea"}, headers=ann)
     assert edited.status_code == 200 and edited.json()["body"] == "Better idea"
     foreign = await client.put(f"/api/v1/sessions/{sid}/notes/{note['id']}", json={"body": "Mine now"}, headers=bob)
@@ -95,8 +108,11 @@ async def test_notes_edit_delete_only_own_and_while_open(client: AsyncTestClient
     late = await client.put(f"/api/v1/sessions/{sid}/notes/{note['id']}", json={"body": "Too late"}, headers=ann)
     assert late.status_code == 409
 
-    fresh = (await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "n2", "body": "Two", "kind": "question"},
-                               headers=ann)).json()
+    fresh = (
+        await client.post(
+            f"/api/v1/sessions/{sid}/notes", json={"client_id": "n2", "body": "Two", "kind": "question"}, headers=ann
+        )
+    ).json()
     assert fresh["activity_id"] == session["activities"][1]["id"]
     assert (await client.post(f"/api/v1/sessions/{sid}/notes/{fresh['id']}/delete", headers=ann)).status_code == 204
     wall = (await client.get(f"/api/v1/sessions/{sid}/notes", headers=ann)).json()
@@ -108,39 +124,52 @@ async def test_moderation_clusters_and_proxy_notes(client: AsyncTestClient[Any],
     sid = session["id"]
     await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
     ann = await _join(client, session["join_code"])
-    note = (await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "x", "body": "Rude", "kind": "idea"},
-                              headers=ann)).json()
+    note = (
+        await client.post(
+            f"/api/v1/sessions/{sid}/notes", json={"client_id": "x", "body": "Rude", "kind": "idea"}, headers=ann
+        )
+    ).json()
 
-    hidden = await client.post(f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "hide"},
-                               headers=headers)
+    hidden = await client.post(
+        f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "hide"}, headers=headers
+    )
     assert hidden.status_code == 200 and hidden.json()["hidden"]
     assert (await client.get(f"/api/v1/sessions/{sid}/notes", headers=ann)).json() == []
     assert [n["hidden"] for n in (await client.get(f"/api/v1/sessions/{sid}/notes", headers=headers)).json()] == [True]
-    await client.post(f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "restore"}, headers=headers)
-    pinned = await client.post(f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "pin"},
-                               headers=headers)
+    await client.post(
+        f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "restore"}, headers=headers
+    )
+    pinned = await client.post(
+        f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "pin"}, headers=headers
+    )
     assert pinned.json()["pinned"]
-    clustered = await client.put(f"/api/v1/sessions/{sid}/notes/{note['id']}/cluster", json={"name": "Green roofs"},
-                                 headers=headers)
+    clustered = await client.put(
+        f"/api/v1/sessions/{sid}/notes/{note['id']}/cluster", json={"name": "Green roofs"}, headers=headers
+    )
     assert clustered.status_code == 200 and clustered.json()["cluster_id"]
     types = [e["type"] for e in await _events(client, sid, headers)]
     assert {"note.hidden", "note.restored", "note.pinned", "cluster.created", "note.clustered"} <= set(types)
 
     # A participant cannot moderate.
-    assert (await client.post(f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "hide"},
-                              headers=ann)).status_code in (401, 403)
+    assert (
+        await client.post(f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json={"action": "hide"}, headers=ann)
+    ).status_code in (401, 403)
 
     # Proxy entry: a person without a device, then a note for them; author comes from the facilitator's choice.
     await login(client, (await make_account(rt, "admin")).email)
-    proxy = await client.post(f"/sessions/{sid}/proxies", data={"display_name": "Carla", "consent": "anonymous",
-                                                                 "_csrf_token": client.cookies.get("labs_csrf")})
+    proxy = await client.post(
+        f"/sessions/{sid}/proxies",
+        data={"display_name": "Carla", "consent": "anonymous", "_csrf_token": client.cookies.get("labs_csrf")},
+    )
     assert proxy.status_code in (302, 303, 200)
     people = await client.get(f"/sessions/{sid}/console")
     carla = re.search(r'<option value="(\d+)">Carla</option>', people.text)
     assert carla, "proxy participant is offered in the console"
-    posted = await client.post(f"/sessions/{sid}/notes", headers=csrf(client),
-                               data={"client_id": "p1", "body": "Said aloud", "kind": "insight",
-                                     "participant_id": carla.group(1)})
+    posted = await client.post(
+        f"/sessions/{sid}/notes",
+        headers=csrf(client),
+        data={"client_id": "p1", "body": "Said aloud", "kind": "insight", "participant_id": carla.group(1)},
+    )
     assert posted.status_code == 204
     wall = (await client.get(f"/api/v1/sessions/{sid}/notes", headers=headers)).json()
     assert any(n["body"] == "Said aloud" and n["author"] == "Carla" for n in wall)
@@ -154,12 +183,15 @@ async def test_votes_hidden_until_revealed(client: AsyncTestClient[Any], rt: Any
     a = (await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "a", "body": "A"}, headers=ann)).json()
     b = (await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "b", "body": "B"}, headers=bob)).json()
 
-    assert (await client.post(f"/api/v1/sessions/{sid}/votes", json={"note_id": a["id"]}, headers=ann)).status_code == 409
+    assert (
+        await client.post(f"/api/v1/sessions/{sid}/votes", json={"note_id": a["id"]}, headers=ann)
+    ).status_code == 409
     opened = await client.post(f"/api/v1/sessions/{sid}/votes/rounds", json={"votes": 2}, headers=headers)
     assert opened.status_code == 201
     for voter, note in ((ann, b), (ann, b), (bob, b)):
-        assert (await client.post(f"/api/v1/sessions/{sid}/votes", json={"note_id": note["id"]},
-                                  headers=voter)).status_code == 201
+        assert (
+            await client.post(f"/api/v1/sessions/{sid}/votes", json={"note_id": note["id"]}, headers=voter)
+        ).status_code == 201
     third = await client.post(f"/api/v1/sessions/{sid}/votes", json={"note_id": a["id"]}, headers=ann)
     assert third.status_code == 409 and "2" in third.json()["detail"]
 
@@ -197,10 +229,19 @@ async def test_join_in_browser_resumes_identity_and_escapes_html(client: AsyncTe
 
     form = await client.get(f"/j/{code.lower()}")
     assert form.status_code == 200 and "consent" in form.text
-    missing = await client.post(f"/j/{code}", data={"display_name": "Eve", "_csrf_token": client.cookies.get("labs_csrf")})
+    missing = await client.post(
+        f"/j/{code}", data={"display_name": "Eve", "_csrf_token": client.cookies.get("labs_csrf")}
+    )
     assert missing.status_code == 400 and "research" in missing.text
-    joined = await client.post(f"/j/{code}", data={"display_name": "<b>Eve</b>", "consent": "pseudonymous",
-                                                   "sector": "citizen", "_csrf_token": client.cookies.get("labs_csrf")})
+    joined = await client.post(
+        f"/j/{code}",
+        data={
+            "display_name": "<b>Eve</b>",
+            "consent": "pseudonymous",
+            "sector": "citizen",
+            "_csrf_token": client.cookies.get("labs_csrf"),
+        },
+    )
     assert joined.status_code in (200, 302, 303)
     page = await client.get(f"/p/{sid}")
     assert page.status_code == 200 and "&lt;b&gt;Eve&lt;/b&gt;" in page.text and "<b>Eve</b>" not in page.text
@@ -208,11 +249,17 @@ async def test_join_in_browser_resumes_identity_and_escapes_html(client: AsyncTe
     again = await client.get(f"/j/{code}", follow_redirects=False)
     assert again.status_code in (302, 303) and again.headers["location"] == f"/p/{sid}"
 
-    posted = await client.post(f"/p/{sid}/notes", headers={**csrf(client), "accept": "application/json"},
-                               data={"client_id": "c-1", "body": "<script>alert(1)</script>", "kind": "idea"})
+    posted = await client.post(
+        f"/p/{sid}/notes",
+        headers={**csrf(client), "accept": "application/json"},
+        data={"client_id": "c-1", "body": "<script>alert(1)</script>", "kind": "idea"},
+    )
     assert posted.status_code == 201
-    retry = await client.post(f"/p/{sid}/notes", headers={**csrf(client), "accept": "application/json"},
-                              data={"client_id": "c-1", "body": "<script>alert(1)</script>", "kind": "idea"})
+    retry = await client.post(
+        f"/p/{sid}/notes",
+        headers={**csrf(client), "accept": "application/json"},
+        data={"client_id": "c-1", "body": "<script>alert(1)</script>", "kind": "idea"},
+    )
     assert retry.status_code == 200 and retry.json()["id"] == posted.json()["id"]
     page = await client.get(f"/p/{sid}")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and "<script>alert(1)" not in page.text

@@ -50,7 +50,7 @@ def channels_backend(url: str) -> ChannelsBackend:
 
 
 def provide_runtime(state: State) -> Runtime:
-    return state.runtime  # type: ignore[no-any-return]
+    return state.runtime
 
 
 async def provide_identity(request: Request[Any, Any, State]) -> Identity:
@@ -76,8 +76,14 @@ def error_response(request: Request[Any, Any, State], exc: Exception) -> Respons
         return Redirect(f"/login?next={request.url.path}")
     if request.headers.get("hx-request") == "true":
         # htmx swaps error responses too: send the message to the flash region instead.
-        return page(request, "errors/error.html", block="flash", status_code=status,
-                    messages=[("error", message)], headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
+        return page(
+            request,
+            "errors/error.html",
+            block="flash",
+            status_code=status,
+            messages=[("error", message)],
+            headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"},
+        )
     return page(request, "errors/error.html", status_code=status, message=message)
 
 

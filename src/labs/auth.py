@@ -78,7 +78,7 @@ async def identify(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
     """Resolve (once per connection) the account or participant behind a request."""
     cached = connection.scope.get("state", {}).get("labs_identity")
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     from labs.services import accounts, participants
 
     rt = connection.app.state.runtime

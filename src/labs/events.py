@@ -69,9 +69,7 @@ class Change:
                 .returning(LabSession.last_seq)
             )
         ).scalar_one()
-        event = Event(
-            session_id=session_id, seq=seq, type=type, data=data, actor_kind=actor.kind, actor_id=actor.id
-        )
+        event = Event(session_id=session_id, seq=seq, type=type, data=data, actor_kind=actor.kind, actor_id=actor.id)
         self.db.add(event)
         self.events.append(event)
         return event
@@ -79,20 +77,17 @@ class Change:
 
 @asynccontextmanager
 async def change(rt: Runtime) -> AsyncIterator[Change]:
-    async with rt.db.writer() as db:
-        async with db.begin():
-            tx = Change(db)
-            yield tx
-            await db.flush()
+    async with rt.db.writer() as db, db.begin():
+        tx = Change(db)
+        yield tx
+        await db.flush()
     # Committed: only now may anyone hear of it.
     for event in tx.events:
         await rt.publish(event.session_id, wire(event))
 
 
 async def since(db: AsyncSession, session_id: int, after: int, limit: int | None = None) -> list[Event]:
-    query = (
-        select(Event).where(Event.session_id == session_id, Event.seq > after).order_by(Event.seq)
-    )
+    query = select(Event).where(Event.session_id == session_id, Event.seq > after).order_by(Event.seq)
     if limit is not None:
         query = query.limit(limit)
     return list((await db.scalars(query)).all())

@@ -41,11 +41,6 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class StrEnum(str, enum.Enum):
-    def __str__(self) -> str:
-        return self.value
-
-
 def enum_column(enum_cls: type[enum.Enum], **kw: Any) -> Any:
     # Stored as plain strings (no native enum type): adding a value later needs no type migration.
     return Enum(
@@ -58,32 +53,32 @@ def enum_column(enum_cls: type[enum.Enum], **kw: Any) -> Any:
     )
 
 
-class Role(StrEnum):
+class Role(enum.StrEnum):
     admin = "admin"
     facilitator = "facilitator"
     researcher = "researcher"
 
 
-class SessionKind(StrEnum):
+class SessionKind(enum.StrEnum):
     workshop = "workshop"
     co_creation_lab = "co_creation_lab"
     learning_community_meeting = "learning_community_meeting"
     other = "other"
 
 
-class SessionStatus(StrEnum):
+class SessionStatus(enum.StrEnum):
     draft = "draft"
     scheduled = "scheduled"
     live = "live"
     closed = "closed"
 
 
-class CommunityKind(StrEnum):
+class CommunityKind(enum.StrEnum):
     learning_community = "learning_community"
     living_lab = "living_lab"
 
 
-class ActivityType(StrEnum):
+class ActivityType(enum.StrEnum):
     brainstorm = "brainstorm"
     discussion = "discussion"
     case_presentation = "case_presentation"
@@ -91,14 +86,14 @@ class ActivityType(StrEnum):
     reflection = "reflection"
 
 
-class Consent(StrEnum):
+class Consent(enum.StrEnum):
     none = "none"
     anonymous = "anonymous"
     pseudonymous = "pseudonymous"
     named = "named"
 
 
-class Sector(StrEnum):
+class Sector(enum.StrEnum):
     citizen = "citizen"
     government = "government"
     business = "business"
@@ -106,7 +101,7 @@ class Sector(StrEnum):
     civil_society = "civil_society"
 
 
-class NoteKind(StrEnum):
+class NoteKind(enum.StrEnum):
     idea = "idea"
     insight = "insight"
     question = "question"
@@ -115,7 +110,7 @@ class NoteKind(StrEnum):
     action = "action"
 
 
-class CaseStage(StrEnum):
+class CaseStage(enum.StrEnum):
     idea = "idea"
     pilot = "pilot"
     implemented = "implemented"
@@ -123,13 +118,13 @@ class CaseStage(StrEnum):
     ended = "ended"
 
 
-class VoteRoundStatus(StrEnum):
+class VoteRoundStatus(enum.StrEnum):
     open = "open"
     closed = "closed"
     revealed = "revealed"
 
 
-class OutcomeKind(StrEnum):
+class OutcomeKind(enum.StrEnum):
     commitment = "commitment"
     new_practice = "new_practice"
     adapted_practice = "adapted_practice"
@@ -138,13 +133,13 @@ class OutcomeKind(StrEnum):
     knowledge_product = "knowledge_product"
 
 
-class FollowUpStatus(StrEnum):
+class FollowUpStatus(enum.StrEnum):
     planned = "planned"
     done = "done"
     cancelled = "cancelled"
 
 
-class ActorKind(StrEnum):
+class ActorKind(enum.StrEnum):
     account = "account"
     participant = "participant"
     system = "system"
@@ -208,9 +203,7 @@ class LabSession(Base):
 
     __tablename__ = "lab_session"
     id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int | None] = mapped_column(
-        ForeignKey("community.id", ondelete="SET NULL"), index=True
-    )
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     kind: Mapped[SessionKind] = mapped_column(enum_column(SessionKind))
@@ -346,9 +339,7 @@ class Case(Base):
     url: Mapped[str | None] = mapped_column(String(500))
     # An adopted practice becomes a new case, derived from the case it learned from.
     derived_from_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="SET NULL"), index=True)
-    from_outcome_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outcome.id", ondelete="SET NULL", use_alter=True)
-    )
+    from_outcome_id: Mapped[int | None] = mapped_column(ForeignKey("outcome.id", ondelete="SET NULL", use_alter=True))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 
@@ -385,9 +376,7 @@ class Note(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), index=True)
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activity.id", ondelete="SET NULL"), index=True)
-    participant_id: Mapped[int | None] = mapped_column(
-        ForeignKey("participant.id", ondelete="SET NULL"), index=True
-    )
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participant.id", ondelete="SET NULL"), index=True)
     # Set when a facilitator entered the note (by proxy for a participant, or as themself).
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     client_id: Mapped[str] = mapped_column(String(64))

@@ -79,11 +79,7 @@ async def log_in(rt: Runtime, email: str, password: str, old_session_id: str | N
     async with rt.db.writer() as db, db.begin():
         if old_session_id:
             await db.execute(delete(LoginSession).where(LoginSession.id == old_session_id))
-        db.add(
-            LoginSession(
-                id=session_id, account_id=account.id, expires_at=datetime.now(UTC) + LOGIN_LIFETIME
-            )
-        )
+        db.add(LoginSession(id=session_id, account_id=account.id, expires_at=datetime.now(UTC) + LOGIN_LIFETIME))
     return account, session_id
 
 

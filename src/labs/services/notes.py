@@ -61,8 +61,10 @@ def _body(value: Any) -> str:
 def _client_id(value: Any) -> str:
     client_id = str(value or "").strip()
     if not client_id or len(client_id) > MAX_CLIENT_ID:
-        raise Invalid("client_id must be 1 to 64 characters (a UUID made when the note is typed).",
-                      {"client_id": "Missing or too long."})
+        raise Invalid(
+            "client_id must be 1 to 64 characters (a UUID made when the note is typed).",
+            {"client_id": "Missing or too long."},
+        )
     return client_id
 
 
@@ -107,7 +109,9 @@ async def post(
     try:
         async with events.change(rt) as tx:
             session = await _live_session(tx.db, session_id, account)
-            author_id = participant.id if participant else await _proxy_id(tx.db, session_id, data.get("participant_id"))
+            author_id = (
+                participant.id if participant else await _proxy_id(tx.db, session_id, data.get("participant_id"))
+            )
             activity_id = await _activity_id(tx.db, session, data.get("activity_id"))
             note = Note(
                 session_id=session_id,
@@ -122,8 +126,8 @@ async def post(
             tx.db.add(note)
             await tx.db.flush()
             payload = note_data(note, await _author(tx.db, note))
-            event = await tx.emit(session_id, "note.added", payload,
-                                  Actor.participant(participant.id) if participant else Actor.account(account.id))  # type: ignore[union-attr]
+            actor = Actor.participant(participant.id) if participant else Actor.account(account.id)  # type: ignore[union-attr]
+            event = await tx.emit(session_id, "note.added", payload, actor)
     except IntegrityError:
         # Two sends of one note raced: the other one won, and is the answer.
         if (found := await _existing(rt, session_id, client_id)) is not None:
@@ -219,8 +223,12 @@ async def delete(rt: Runtime, participant: Participant, note_id: int) -> None:
         note = await _own_open_note(tx.db, participant, note_id)
         note.deleted = True
         note.updated_at = datetime.now(UTC)
-        await tx.emit(note.session_id, "note.deleted", note_data(note, participant.display_name),
-                      Actor.participant(participant.id))
+        await tx.emit(
+            note.session_id,
+            "note.deleted",
+            note_data(note, participant.display_name),
+            Actor.participant(participant.id),
+        )
 
 
 MODERATION = {

@@ -60,7 +60,9 @@ async def join(rt: Runtime, code: str, data: dict[str, Any], client: str) -> tup
     if session is None:
         if not ratelimit.failed_joins.take(client):
             raise RateLimited("Too many attempts. Wait a minute and try again.")
-        raise NotFound("There is no session with this code. Check the code on the screen.", {"join_code": "Unknown code."})
+        raise NotFound(
+            "There is no session with this code. Check the code on the screen.", {"join_code": "Unknown code."}
+        )
     if session.status is SessionStatus.closed:
         raise Gone("This session has closed. Thank you for taking part.")
     fields = _fields(data)
@@ -69,9 +71,14 @@ async def join(rt: Runtime, code: str, data: dict[str, Any], client: str) -> tup
         participant = Participant(session_id=session.id, token_hash=token_digest(token), **fields)
         tx.db.add(participant)
         await tx.db.flush()
-        tx.db.add(ConsentRecord(participant_id=participant.id, choice=participant.consent,
-                                text_version=session.consent_text_version))
-        await tx.emit(session.id, "participant.joined", participant_data(participant), Actor.participant(participant.id))
+        tx.db.add(
+            ConsentRecord(
+                participant_id=participant.id, choice=participant.consent, text_version=session.consent_text_version
+            )
+        )
+        await tx.emit(
+            session.id, "participant.joined", participant_data(participant), Actor.participant(participant.id)
+        )
     return participant, token
 
 
@@ -83,8 +90,11 @@ async def add_proxy(rt: Runtime, account: Account, session_id: int, data: dict[s
         participant = Participant(session_id=session_id, proxy=True, **fields)
         tx.db.add(participant)
         await tx.db.flush()
-        tx.db.add(ConsentRecord(participant_id=participant.id, choice=participant.consent,
-                                text_version=session.consent_text_version))
+        tx.db.add(
+            ConsentRecord(
+                participant_id=participant.id, choice=participant.consent, text_version=session.consent_text_version
+            )
+        )
         await tx.emit(session_id, "participant.joined", participant_data(participant), Actor.account(account.id))
     return participant
 
@@ -98,8 +108,12 @@ async def change_consent(rt: Runtime, participant: Participant, choice: str) -> 
             raise NotFound("No such participant.")
         current.consent = consent
         tx.db.add(ConsentRecord(participant_id=current.id, choice=consent, text_version=session.consent_text_version))
-        await tx.emit(session.id, "consent.changed", {"participant_id": current.id, "consent": consent.value},
-                      Actor.participant(current.id))
+        await tx.emit(
+            session.id,
+            "consent.changed",
+            {"participant_id": current.id, "consent": consent.value},
+            Actor.participant(current.id),
+        )
     return current
 
 

@@ -271,8 +271,12 @@ async def create(rt: Runtime, account: Account, data: dict[str, Any]) -> LabSess
         for position, item in enumerate(items):
             tx.db.add(Activity(session_id=session.id, position=position, **item))
         await tx.db.flush()
-        await tx.emit(session.id, "session.created", {"title": session.title, "kind": session.kind.value},
-                      Actor.account(account.id))
+        await tx.emit(
+            session.id,
+            "session.created",
+            {"title": session.title, "kind": session.kind.value},
+            Actor.account(account.id),
+        )
     return await get(rt, session.id)
 
 
@@ -284,10 +288,15 @@ async def update(rt: Runtime, account: Account, session_id: int, data: dict[str,
             setattr(session, key, value)
         if session.status is SessionStatus.draft and session.starts_at:
             session.status = SessionStatus.scheduled
-        await tx.emit(session_id, "session.updated", {
-            k: (v.isoformat() if isinstance(v, datetime) else str(v) if hasattr(v, "value") else v)
-            for k, v in fields.items()
-        }, Actor.account(account.id))
+        await tx.emit(
+            session_id,
+            "session.updated",
+            {
+                k: (v.isoformat() if isinstance(v, datetime) else str(v) if hasattr(v, "value") else v)
+                for k, v in fields.items()
+            },
+            Actor.account(account.id),
+        )
     return await get(rt, session_id)
 
 
@@ -338,8 +347,7 @@ async def move_activity(rt: Runtime, account: Account, session_id: int, activity
         order.insert(target, order.pop(index))
         for position, other in enumerate(order):
             other.position = position
-        await tx.emit(session_id, "activities.reordered", {"order": [a.id for a in order]},
-                      Actor.account(account.id))
+        await tx.emit(session_id, "activities.reordered", {"order": [a.id for a in order]}, Actor.account(account.id))
 
 
 async def add_facilitator(rt: Runtime, account: Account, session_id: int, email: str) -> Account:
@@ -351,8 +359,12 @@ async def add_facilitator(rt: Runtime, account: Account, session_id: int, email:
         if await tx.db.get(SessionFacilitator, (session_id, other.id)):
             raise Conflict("That person already runs this session.", {"email": "Already a facilitator here."})
         tx.db.add(SessionFacilitator(session_id=session_id, account_id=other.id))
-        await tx.emit(session_id, "facilitator.added", {"account_id": other.id, "name": other.display_name},
-                      Actor.account(account.id))
+        await tx.emit(
+            session_id,
+            "facilitator.added",
+            {"account_id": other.id, "name": other.display_name},
+            Actor.account(account.id),
+        )
     return other
 
 
@@ -398,18 +410,22 @@ async def _activate(tx: events.Change, session: LabSession, activity: Activity, 
     session.current_activity_id = activity.id
     session.timer_ends_at = now + timedelta(minutes=activity.minutes)
     session.timer_remaining_s = None
-    await tx.emit(session.id, "activity.activated",
-                  {"activity": activity_data(activity), "timer": timer_data(session)}, actor)
+    await tx.emit(
+        session.id, "activity.activated", {"activity": activity_data(activity), "timer": timer_data(session)}, actor
+    )
 
 
-async def set_timer(rt: Runtime, account: Account, session_id: int, action: str, seconds: int | None = None) -> LabSession:
+async def set_timer(
+    rt: Runtime, account: Account, session_id: int, action: str, seconds: int | None = None
+) -> LabSession:
     """Timer actions: start (with seconds), pause, resume, add (seconds), stop."""
     async with events.change(rt) as tx:
         session = await load_for(tx.db, session_id, account)
         _not_closed(session)
         now = _now()
         remaining = (
-            max(0, int((session.timer_ends_at - now).total_seconds())) if session.timer_ends_at
+            max(0, int((session.timer_ends_at - now).total_seconds()))
+            if session.timer_ends_at
             else session.timer_remaining_s
         )
         if action == "start":

@@ -46,8 +46,12 @@ async def open_round(rt: Runtime, account: Account, session_id: int, votes: Any,
         previous = await current_round(tx.db, session_id)
         if previous and previous.status is VoteRoundStatus.open:
             raise Conflict("A voting round is already open; close it first.")
-        vote_round = VoteRound(session_id=session_id, activity_id=session.current_activity_id,
-                               votes_per_participant=per_participant, title=str(title or "")[:200])
+        vote_round = VoteRound(
+            session_id=session_id,
+            activity_id=session.current_activity_id,
+            votes_per_participant=per_participant,
+            title=str(title or "")[:200],
+        )
         tx.db.add(vote_round)
         await tx.db.flush()
         data = round_data(vote_round)
@@ -56,9 +60,14 @@ async def open_round(rt: Runtime, account: Account, session_id: int, votes: Any,
 
 
 async def _used(db: AsyncSession, round_id: int, participant_id: int) -> int:
-    return int(await db.scalar(
-        select(func.count()).select_from(Vote).where(Vote.round_id == round_id, Vote.participant_id == participant_id)
-    ) or 0)
+    return int(
+        await db.scalar(
+            select(func.count())
+            .select_from(Vote)
+            .where(Vote.round_id == round_id, Vote.participant_id == participant_id)
+        )
+        or 0
+    )
 
 
 async def cast(rt: Runtime, participant: Participant, note_id: int) -> dict[str, Any]:
@@ -74,8 +83,13 @@ async def cast(rt: Runtime, participant: Participant, note_id: int) -> dict[str,
             raise Conflict(f"You have used all {vote_round.votes_per_participant} votes.")
         tx.db.add(Vote(round_id=vote_round.id, note_id=note_id, participant_id=participant.id))
         # Who voted for what stays out of the public event until reveal: only counts leave.
-        data = {"round_id": vote_round.id, "participant_id": participant.id, "used": used + 1,
-                "left": vote_round.votes_per_participant - used - 1, "note_id": note_id}
+        data = {
+            "round_id": vote_round.id,
+            "participant_id": participant.id,
+            "used": used + 1,
+            "left": vote_round.votes_per_participant - used - 1,
+            "note_id": note_id,
+        }
         await tx.emit(participant.session_id, "vote.cast", data, Actor.participant(participant.id))
     return data
 
@@ -85,14 +99,22 @@ async def retract(rt: Runtime, participant: Participant, note_id: int) -> dict[s
         vote_round = await current_round(tx.db, participant.session_id)
         if vote_round is None or vote_round.status is not VoteRoundStatus.open:
             raise Conflict("Voting is not open.")
-        vote_id = await tx.db.scalar(select(Vote.id).where(
-            Vote.round_id == vote_round.id, Vote.participant_id == participant.id, Vote.note_id == note_id).limit(1))
+        vote_id = await tx.db.scalar(
+            select(Vote.id)
+            .where(Vote.round_id == vote_round.id, Vote.participant_id == participant.id, Vote.note_id == note_id)
+            .limit(1)
+        )
         if vote_id is None:
             raise NotFound("You have no vote on this note.")
         await tx.db.execute(sql_delete(Vote).where(Vote.id == vote_id))
         used = await _used(tx.db, vote_round.id, participant.id)
-        data = {"round_id": vote_round.id, "participant_id": participant.id, "used": used,
-                "left": vote_round.votes_per_participant - used, "note_id": note_id}
+        data = {
+            "round_id": vote_round.id,
+            "participant_id": participant.id,
+            "used": used,
+            "left": vote_round.votes_per_participant - used,
+            "note_id": note_id,
+        }
         await tx.emit(participant.session_id, "vote.retracted", data, Actor.participant(participant.id))
     return data
 
@@ -122,8 +144,12 @@ async def close_round(rt: Runtime, account: Account, session_id: int, *, reveal:
                 await tx.emit(session_id, "vote.round_closed", round_data(vote_round), Actor.account(account.id))
         if reveal and vote_round.status is not VoteRoundStatus.revealed:
             vote_round.status, vote_round.revealed_at = VoteRoundStatus.revealed, now
-            await tx.emit(session_id, "vote.revealed", round_data(vote_round, await results(tx.db, vote_round.id)),
-                          Actor.account(account.id))
+            await tx.emit(
+                session_id,
+                "vote.revealed",
+                round_data(vote_round, await results(tx.db, vote_round.id)),
+                Actor.account(account.id),
+            )
         data = round_data(vote_round)
     return data
 
@@ -137,11 +163,16 @@ async def state(rt: Runtime, session_id: int, participant_id: int | None = None)
         data = round_data(
             vote_round, await results(db, vote_round.id) if vote_round.status is VoteRoundStatus.revealed else None
         )
-        data["ballots"] = int(await db.scalar(
-            select(func.count(func.distinct(Vote.participant_id))).where(Vote.round_id == vote_round.id)) or 0)
+        data["ballots"] = int(
+            await db.scalar(
+                select(func.count(func.distinct(Vote.participant_id))).where(Vote.round_id == vote_round.id)
+            )
+            or 0
+        )
         if participant_id is not None:
-            mine = await db.scalars(select(Vote.note_id).where(
-                Vote.round_id == vote_round.id, Vote.participant_id == participant_id))
+            mine = await db.scalars(
+                select(Vote.note_id).where(Vote.round_id == vote_round.id, Vote.participant_id == participant_id)
+            )
             data["mine"] = list(mine.all())
             data["left"] = vote_round.votes_per_participant - len(data["mine"])
         return data

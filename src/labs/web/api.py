@@ -109,7 +109,7 @@ class ConsentIn(msgspec.Struct):
 
 
 def _dict(data: msgspec.Struct) -> dict[str, Any]:
-    return msgspec.to_builtins(data)  # type: ignore[no-any-return]
+    return msgspec.to_builtins(data)
 
 
 def _account(identity: Identity) -> Any:
@@ -229,7 +229,9 @@ async def moderate_note(
 
 
 @put("/sessions/{session_id:int}/notes/{note_id:int}/cluster", guards=[auth.facilitator])
-async def cluster_note(rt: Runtime, identity: Identity, session_id: int, note_id: int, data: ClusterIn) -> dict[str, Any]:
+async def cluster_note(
+    rt: Runtime, identity: Identity, session_id: int, note_id: int, data: ClusterIn
+) -> dict[str, Any]:
     return await notes.cluster_note(rt, _account(identity), session_id, note_id, data.name)
 
 
@@ -378,9 +380,27 @@ routes = [
     Router(
         path="/api/v1",
         route_handlers=[
-            create_token, create_session, list_sessions, get_session, start_session, close_session,
-            activate_activity, set_timer, join, change_consent, post_note, list_notes, edit_note, delete_note,
-            moderate_note, cluster_note, open_vote_round, end_vote_round, cast_vote, vote_state, list_events,
+            create_token,
+            create_session,
+            list_sessions,
+            get_session,
+            start_session,
+            close_session,
+            activate_activity,
+            set_timer,
+            join,
+            change_consent,
+            post_note,
+            list_notes,
+            edit_note,
+            delete_note,
+            moderate_note,
+            cluster_note,
+            open_vote_round,
+            end_vote_round,
+            cast_vote,
+            vote_state,
+            list_events,
             stream,
         ],
     )

@@ -37,8 +37,16 @@ REGIONS_BY_EVENT = {
     "vote.round_closed": ("votes",),
     "vote.revealed": ("votes",),
 }
-NOTE_EVENTS = {"note.added", "note.edited", "note.deleted", "note.hidden", "note.restored",
-               "note.pinned", "note.unpinned", "note.clustered"}
+NOTE_EVENTS = {
+    "note.added",
+    "note.edited",
+    "note.deleted",
+    "note.hidden",
+    "note.restored",
+    "note.pinned",
+    "note.unpinned",
+    "note.clustered",
+}
 
 
 async def state(rt: Runtime, session_id: int, audience: str, regions: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -46,19 +54,29 @@ async def state(rt: Runtime, session_id: int, audience: str, regions: tuple[str,
     session: LabSession = await sessions.get(rt, session_id)
     want = set(regions or ("status", "agenda", "current", "timer", "wall", "votes", "people", "clusters"))
     current = next((a for a in session.activities if a.id == session.current_activity_id), None)
-    ctx: dict[str, Any] = {"session": session, "current": current, "audience": audience,
-                           "timer": sessions.timer_data(session)}
+    ctx: dict[str, Any] = {
+        "session": session,
+        "current": current,
+        "audience": audience,
+        "timer": sessions.timer_data(session),
+    }
     if want & {"wall", "clusters"}:
         ctx["clusters"] = {c["id"]: c["name"] for c in await notes.clusters(rt, session_id)}
     if "wall" in want:
-        ctx["notes"] = await notes.wall(rt, session_id, include_hidden=audience == CONSOLE,
-                                        activity_id=current.id if current else None) if current else []
+        ctx["notes"] = (
+            await notes.wall(
+                rt, session_id, include_hidden=audience == CONSOLE, activity_id=current.id if current else None
+            )
+            if current
+            else []
+        )
     if "votes" in want:
         ctx["vote"] = await votes.state(rt, session_id)
     if "people" in want:
         ctx["people"] = await sessions.participant_count(rt, session_id)
-    ctx["regions"] = [r for r in ("status", "agenda", "current", "timer", "wall", "votes", "people", "clusters")
-                      if r in want]
+    ctx["regions"] = [
+        r for r in ("status", "agenda", "current", "timer", "wall", "votes", "people", "clusters") if r in want
+    ]
     return ctx
 
 
@@ -73,8 +91,14 @@ async def render_event(rt: Runtime, session_id: int, event: dict[str, Any], audi
         note = event["data"]
         session = await sessions.get(rt, session_id)
         on_wall = note["activity_id"] == session.current_activity_id and _visible(note, audience)
-        ctx = {"audience": audience, "session": session, "note": note, "on_wall": on_wall, "regions": [],
-               "clusters": {c["id"]: c["name"] for c in await notes.clusters(rt, session_id)}}
+        ctx = {
+            "audience": audience,
+            "session": session,
+            "note": note,
+            "on_wall": on_wall,
+            "regions": [],
+            "clusters": {c["id"]: c["name"] for c in await notes.clusters(rt, session_id)},
+        }
     elif kind in REGIONS_BY_EVENT:
         ctx = await state(rt, session_id, audience, REGIONS_BY_EVENT[kind])
     else:

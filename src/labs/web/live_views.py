@@ -29,15 +29,22 @@ def join_url(request: Req, rt: Runtime, code: str) -> str:
     return f"{base}/j/{code}"
 
 
-async def _view(request: Req, rt: Runtime, identity: Identity, session_id: int, audience: str, template: str) -> Response[Any]:
+async def _view(
+    request: Req, rt: Runtime, identity: Identity, session_id: int, audience: str, template: str
+) -> Response[Any]:
     assert identity.account
     session = await sessions.get_for(rt, session_id, identity.account)
     ctx = await state(rt, session.id, audience)
     url = join_url(request, rt, session.join_code)
-    return page(request, template, seq=ctx["session"].last_seq, join_url=url,
-                join_host=url.split("://", 1)[-1].rsplit("/j/", 1)[0],
-                proxies=[p for p in await participants.in_session(rt, session_id) if p.proxy] if audience == CONSOLE else [],
-                **ctx)
+    return page(
+        request,
+        template,
+        seq=ctx["session"].last_seq,
+        join_url=url,
+        join_host=url.split("://", 1)[-1].rsplit("/j/", 1)[0],
+        proxies=[p for p in await participants.in_session(rt, session_id) if p.proxy] if audience == CONSOLE else [],
+        **ctx,
+    )
 
 
 @get("/sessions/{session_id:int}/console", guards=guards)
@@ -107,7 +114,9 @@ async def timer(request: Req, rt: Runtime, identity: Identity, session_id: int) 
 
 
 @post("/sessions/{session_id:int}/notes/{note_id:int}/{action:str}", guards=guards)
-async def moderate(request: Req, rt: Runtime, identity: Identity, session_id: int, note_id: int, action: str) -> Response[None]:
+async def moderate(
+    request: Req, rt: Runtime, identity: Identity, session_id: int, note_id: int, action: str
+) -> Response[None]:
     assert identity.account
     if action == "cluster":
         await notes.cluster_note(rt, identity.account, session_id, note_id, (await form_data(request)).get("name", ""))

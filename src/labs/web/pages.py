@@ -27,8 +27,13 @@ def _secure(request: Req) -> bool:
 
 def _login_cookie(request: Req, session_id: str) -> Cookie:
     return Cookie(
-        key=SESSION_COOKIE, value=session_id, httponly=True, samesite="lax", secure=_secure(request),
-        max_age=int(accounts.LOGIN_LIFETIME.total_seconds()), path="/",
+        key=SESSION_COOKIE,
+        value=session_id,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        max_age=int(accounts.LOGIN_LIFETIME.total_seconds()),
+        path="/",
     )
 
 
@@ -59,13 +64,23 @@ async def setup(request: Req, rt: Runtime) -> Response[Any]:
     data = await form_data(request)
     try:
         await accounts.create(
-            rt, email=data.get("email", ""), password=data.get("password", ""), role="admin",
-            display_name=data.get("display_name", ""), first_admin=True,
+            rt,
+            email=data.get("email", ""),
+            password=data.get("password", ""),
+            role="admin",
+            display_name=data.get("display_name", ""),
+            first_admin=True,
         )
-        account, session_id = await accounts.log_in(rt, data.get("email", ""), data.get("password", ""))
+        _, session_id = await accounts.log_in(rt, data.get("email", ""), data.get("password", ""))
     except LabsError as e:
-        return page(request, "auth/setup.html", status_code=e.status_code, form=data, errors=e.field_errors,
-                    messages=[("error", e.message)])
+        return page(
+            request,
+            "auth/setup.html",
+            status_code=e.status_code,
+            form=data,
+            errors=e.field_errors,
+            messages=[("error", e.message)],
+        )
     return Redirect("/sessions", cookies=[_login_cookie(request, session_id)])
 
 
@@ -85,8 +100,15 @@ async def login(request: Req, rt: Runtime, next: str | None = None) -> Response[
             rt, data.get("email", ""), data.get("password", ""), request.cookies.get(SESSION_COOKIE)
         )
     except LabsError as e:
-        return page(request, "auth/login.html", status_code=e.status_code, form={"email": data.get("email", "")},
-                    errors={}, next=target, messages=[("error", e.message)])
+        return page(
+            request,
+            "auth/login.html",
+            status_code=e.status_code,
+            form={"email": data.get("email", "")},
+            errors={},
+            next=target,
+            messages=[("error", e.message)],
+        )
     return Redirect(target or _home_for(Identity(account=account)), cookies=[_login_cookie(request, session_id)])
 
 
@@ -98,7 +120,9 @@ async def logout(request: Req, rt: Runtime) -> Response[Any]:
 
 
 @get("/lang/{code:str}")
-async def set_language(request: Req, rt: Runtime, identity: Identity, code: str, next: str | None = None) -> Response[Any]:
+async def set_language(
+    request: Req, rt: Runtime, identity: Identity, code: str, next: str | None = None
+) -> Response[Any]:
     if code not in i18n.LANGUAGES:
         raise LabsError(f"Unknown language {code!r}; choose one of: {', '.join(i18n.LANGUAGES)}.")
     if identity.account:
@@ -128,13 +152,21 @@ async def session_create(request: Req, rt: Runtime, identity: Identity) -> Respo
     data = await form_data(request)
     agenda = [
         {"title": line.strip(), "minutes": 10}
-        for line in str(data.pop("agenda", "") or "").splitlines() if line.strip()
+        for line in str(data.pop("agenda", "") or "").splitlines()
+        if line.strip()
     ]
     try:
         session = await sessions.create(rt, identity.account, {**data, "agenda": agenda})
     except LabsError as e:
-        return page(request, "sessions/new.html", status_code=e.status_code, form=data, errors=e.field_errors,
-                    kinds=list(SessionKind), messages=[("error", e.message)])
+        return page(
+            request,
+            "sessions/new.html",
+            status_code=e.status_code,
+            form=data,
+            errors=e.field_errors,
+            kinds=list(SessionKind),
+            messages=[("error", e.message)],
+        )
     return Redirect(f"/sessions/{session.id}")
 
 
@@ -142,10 +174,16 @@ async def _plan_page(request: Req, rt: Runtime, identity: Identity, session_id: 
     assert identity.account
     session = await sessions.get_for(rt, session_id, identity.account)
     return page(
-        request, "sessions/plan.html", block=extra.pop("block", None), session=session,
-        facilitators=await sessions.facilitators(rt, session_id), kinds=list(SessionKind),
+        request,
+        "sessions/plan.html",
+        block=extra.pop("block", None),
+        session=session,
+        facilitators=await sessions.facilitators(rt, session_id),
+        kinds=list(SessionKind),
         activity_types=["brainstorm", "discussion", "case_presentation", "voting", "reflection"],
-        form=extra.pop("form", {}), errors=extra.pop("errors", {}), **extra,
+        form=extra.pop("form", {}),
+        errors=extra.pop("errors", {}),
+        **extra,
     )
 
 
@@ -161,8 +199,16 @@ async def session_update(request: Req, rt: Runtime, identity: Identity, session_
     try:
         await sessions.update(rt, identity.account, session_id, data)
     except LabsError as e:
-        return await _plan_page(request, rt, identity, session_id, status_code=e.status_code, form=data,
-                                errors=e.field_errors, messages=[("error", e.message)])
+        return await _plan_page(
+            request,
+            rt,
+            identity,
+            session_id,
+            status_code=e.status_code,
+            form=data,
+            errors=e.field_errors,
+            messages=[("error", e.message)],
+        )
     return Redirect(f"/sessions/{session_id}")
 
 
@@ -185,8 +231,17 @@ async def agenda_change(request: Req, rt: Runtime, identity: Identity, session_i
         else:
             raise LabsError(f"Unknown agenda action {action!r}.")
     except LabsError as e:
-        return await _plan_page(request, rt, identity, session_id, block="agenda", status_code=e.status_code,
-                                form=data, errors=e.field_errors, agenda_error=e.message)
+        return await _plan_page(
+            request,
+            rt,
+            identity,
+            session_id,
+            block="agenda",
+            status_code=e.status_code,
+            form=data,
+            errors=e.field_errors,
+            agenda_error=e.message,
+        )
     if request.headers.get("hx-request") == "true":
         return await _plan_page(request, rt, identity, session_id, block="agenda")
     return Redirect(f"/sessions/{session_id}#agenda")
@@ -199,8 +254,15 @@ async def facilitator_add(request: Req, rt: Runtime, identity: Identity, session
     try:
         await sessions.add_facilitator(rt, identity.account, session_id, data.get("email", ""))
     except LabsError as e:
-        return await _plan_page(request, rt, identity, session_id, status_code=e.status_code,
-                                errors={"facilitator_email": e.message}, messages=[("error", e.message)])
+        return await _plan_page(
+            request,
+            rt,
+            identity,
+            session_id,
+            status_code=e.status_code,
+            errors={"facilitator_email": e.message},
+            messages=[("error", e.message)],
+        )
     return Redirect(f"/sessions/{session_id}#facilitators")
 
 
@@ -209,19 +271,33 @@ async def facilitator_add(request: Req, rt: Runtime, identity: Identity, session
 
 @get("/admin/accounts", guards=[auth.admin])
 async def account_list(request: Req, rt: Runtime) -> Response[Any]:
-    return page(request, "admin/accounts.html", accounts=await accounts.all_accounts(rt), form={}, errors={},
-                roles=list(Role))
+    return page(
+        request, "admin/accounts.html", accounts=await accounts.all_accounts(rt), form={}, errors={}, roles=list(Role)
+    )
 
 
 @post("/admin/accounts", guards=[auth.admin])
 async def account_create(request: Req, rt: Runtime) -> Response[Any]:
     data = await form_data(request)
     try:
-        await accounts.create(rt, email=data.get("email", ""), password=data.get("password", ""),
-                              role=data.get("role", ""), display_name=data.get("display_name", ""))
+        await accounts.create(
+            rt,
+            email=data.get("email", ""),
+            password=data.get("password", ""),
+            role=data.get("role", ""),
+            display_name=data.get("display_name", ""),
+        )
     except LabsError as e:
-        return page(request, "admin/accounts.html", status_code=e.status_code, accounts=await accounts.all_accounts(rt),
-                    form=data, errors=e.field_errors, roles=list(Role), messages=[("error", e.message)])
+        return page(
+            request,
+            "admin/accounts.html",
+            status_code=e.status_code,
+            accounts=await accounts.all_accounts(rt),
+            form=data,
+            errors=e.field_errors,
+            roles=list(Role),
+            messages=[("error", e.message)],
+        )
     return Redirect("/admin/accounts")
 
 
@@ -244,7 +320,23 @@ async def consent_records(request: Req, rt: Runtime, participant_id: int) -> Res
 
 
 routes = [
-    home, setup_form, setup, login_form, login, logout, set_language,
-    session_list, session_new, session_create, session_plan, session_update, agenda_change, facilitator_add,
-    account_list, account_create, case_list, research_home, consent_records,
+    home,
+    setup_form,
+    setup,
+    login_form,
+    login,
+    logout,
+    set_language,
+    session_list,
+    session_new,
+    session_create,
+    session_plan,
+    session_update,
+    agenda_change,
+    facilitator_add,
+    account_list,
+    account_create,
+    case_list,
+    research_home,
+    consent_records,
 ]

@@ -59,11 +59,22 @@ async def join_form(request: Req, rt: Runtime, code: str) -> Response[Any]:
     session = await sessions.by_code(rt, code)
     if session is None:
         message = "There is no session with this code. Check the code on the screen."
-        return page(request, "live/enter_code.html", status_code=404, code=code, errors={"code": message},
-                    messages=[("error", message)])
+        return page(
+            request,
+            "live/enter_code.html",
+            status_code=404,
+            code=code,
+            errors={"code": message},
+            messages=[("error", message)],
+        )
     if session.status is SessionStatus.closed:
-        return page(request, "errors/error.html", status_code=410, title=session.title,
-                    message="This session has closed. Thank you for taking part.")
+        return page(
+            request,
+            "errors/error.html",
+            status_code=410,
+            title=session.title,
+            message="This session has closed. Thank you for taking part.",
+        )
     if await current_participant(request, rt, session.id):
         return Redirect(f"/p/{session.id}")
     return page(request, "live/join.html", session=session, form={}, errors={})
@@ -78,10 +89,24 @@ async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
         session = await sessions.by_code(rt, code)
         if session is None or e.status_code in (410, 429):
             raise
-        return page(request, "live/join.html", status_code=e.status_code, session=session, form=data,
-                    errors=e.field_errors, messages=[("error", e.message)])
-    cookie = Cookie(key=cookie_name(participant.session_id), value=token, httponly=True, samesite="lax",
-                    secure=request.url.scheme == "https", max_age=COOKIE_DAYS * 86400, path="/")
+        return page(
+            request,
+            "live/join.html",
+            status_code=e.status_code,
+            session=session,
+            form=data,
+            errors=e.field_errors,
+            messages=[("error", e.message)],
+        )
+    cookie = Cookie(
+        key=cookie_name(participant.session_id),
+        value=token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=COOKIE_DAYS * 86400,
+        path="/",
+    )
     return Redirect(f"/p/{participant.session_id}", cookies=[cookie])
 
 
@@ -96,9 +121,17 @@ async def participant_page(request: Req, rt: Runtime, session_id: int) -> Respon
 
 async def _page(request: Req, rt: Runtime, me: Participant, **extra: Any) -> Response[Any]:
     ctx = await state(rt, me.session_id, PARTICIPANT)
-    return page(request, "live/participant.html", block=extra.pop("block", None), seq=ctx["session"].last_seq,
-                me=me, my_votes=await votes.state(rt, me.session_id, me.id),
-                cases=await cases.shared_in(rt, me.session_id), **ctx, **extra)
+    return page(
+        request,
+        "live/participant.html",
+        block=extra.pop("block", None),
+        seq=ctx["session"].last_seq,
+        me=me,
+        my_votes=await votes.state(rt, me.session_id, me.id),
+        cases=await cases.shared_in(rt, me.session_id),
+        **ctx,
+        **extra,
+    )
 
 
 def _wants_json(request: Req) -> bool:
@@ -148,5 +181,15 @@ async def change_consent(request: Req, rt: Runtime, session_id: int) -> Response
     return await _page(request, rt, me, messages=[("success", "Your choice is saved.")])
 
 
-routes = [join_by_code, join_form, join, participant_page, post_note, edit_note, delete_note, cast_vote,
-          retract_vote, change_consent]
+routes = [
+    join_by_code,
+    join_form,
+    join,
+    participant_page,
+    post_note,
+    edit_note,
+    delete_note,
+    cast_vote,
+    retract_vote,
+    change_consent,
+]
