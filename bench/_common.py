@@ -159,7 +159,8 @@ def rss_mb(pid: int) -> str:
 
 def start_py_spy(pid: int, out: str | None, seconds: float) -> subprocess.Popen[bytes] | None:
     """Sample the server with py-spy (collapsed stacks, for flame graphs or grep) when asked.
-    py-spy is not a dependency: PY_SPY=/path/to/py-spy, or on PATH."""
+    py-spy is not a dependency: PY_SPY=/path/to/py-spy, or on PATH; PY_SPY_ARGS adds flags
+    (e.g. --gil: only the thread holding the GIL, i.e. Python CPU time)."""
     if not out:
         return None
     import shutil
@@ -169,8 +170,8 @@ def start_py_spy(pid: int, out: str | None, seconds: float) -> subprocess.Popen[
         print("py-spy not found (set PY_SPY): no profile", file=sys.stderr)
         return None
     return subprocess.Popen(
-        [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "200",
-         "--nonblocking", "--format", "raw", "--output", out],
+        [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "100",
+         "--format", "raw", "--output", out, *os.environ.get("PY_SPY_ARGS", "").split()],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 

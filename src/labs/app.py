@@ -78,7 +78,7 @@ def error_response(request: Request[Any, Any, State], exc: Exception) -> Respons
         # htmx swaps error responses too: send the message to the flash region instead.
         return page(
             request,
-            "errors/error.html",
+            "base.html",
             block="flash",
             status_code=status,
             messages=[("error", message)],

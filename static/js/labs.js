@@ -29,6 +29,25 @@
   document.addEventListener("htmx:ws:close", () => setConnection("offline"));
   window.addEventListener("offline", () => setConnection("offline"));
 
+  // hx-ws backs off between retries, and a socket opened during a network drop can hang without
+  // ever closing. When the network is back, or the page has been offline for a while, replace the
+  // link element: htmx drops the old connection and opens a fresh one (resuming from lastSeq).
+  let offlineSince = 0;
+  function reconnectNow() {
+    const link = document.getElementById("live-link");
+    if (!link || document.body.dataset.connection === "connected" || !window.htmx) return;
+    const fresh = link.cloneNode(false);
+    fresh.removeAttribute("data-htmx-powered");
+    link.replaceWith(fresh);
+    htmx.process(fresh);
+  }
+  window.addEventListener("online", reconnectNow);
+  setInterval(() => {
+    if (document.body.dataset.connection === "connected") { offlineSince = 0; return; }
+    offlineSince = offlineSince || Date.now();
+    if (navigator.onLine && Date.now() - offlineSince > 8000) { offlineSince = Date.now(); reconnectNow(); }
+  }, 2000);
+
   function setConnection(state) {
     const el = document.getElementById("connection");
     if (!el) return;

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from labs import events
 from labs.errors import Conflict, Invalid, NotFound
 from labs.events import Actor
+from labs.i18n import DEFAULT_TIMEZONE
 from labs.models import (
     Account,
     Activity,
@@ -211,15 +212,14 @@ def _activity_fields(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _parse_when(value: Any) -> datetime | None:
+    """An ISO date and time; without a zone it is local time (LABS_TIMEZONE), as typed in a form."""
     if value in (None, ""):
         return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
-        parsed = datetime.fromisoformat(str(value))
+        parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         raise Invalid("Give the start as a date and time (YYYY-MM-DDTHH:MM).", {"starts_at": "Invalid date."})
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=DEFAULT_TIMEZONE)).astimezone(UTC)
 
 
 def _session_fields(data: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,8 @@ LANG_COOKIE = "labs_lang"
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = i18n.make_environment(get_settings().templates_dir, enable_async=False)
+    # datetime-local fields show and take the local time (LABS_TIMEZONE), stored as UTC.
+    env.filters["local_input"] = lambda dt: dt.astimezone(i18n.DEFAULT_TIMEZONE).strftime("%Y-%m-%dT%H:%M")
     env.globals["server_now"] = lambda: datetime.now(UTC).isoformat()  # the countdown's clock
     env.globals["NOTE_KINDS"] = ["idea", "insight", "question", "booster", "barrier", "action"]
     return env
