@@ -342,3 +342,17 @@ async def test_each_event_is_rendered_once_per_audience(settings: Any) -> None:
     await rt.db.dispose()
     assert all(len(frames) == 2 for frames in received.values()), {k: len(v) for k, v in received.items()}
     assert sorted(calls) == [(2, "console"), (2, "participant"), (3, "console"), (3, "participant")]
+
+
+async def test_research_overview_counts_without_personal_data(client: AsyncTestClient[Any], rt: Any) -> None:
+    headers, session = await _setup(client, rt)
+    sid = session["id"]
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
+    ann = await _join(client, session["join_code"], "Annelies Private")
+    await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "r1", "body": "Secret idea"}, headers=ann)
+    await login(client, (await make_account(rt, "researcher")).email)
+    page = await client.get("/research")
+    assert page.status_code == 200
+    row = re.search(r"<tr>\s*<th scope=\"row\">Lab</th>(.*?)</tr>", page.text, re.S)
+    assert row and re.findall(r"<td>(\d+)</td>", row.group(1)) == ["1", "1", "5"]
+    assert "Annelies" not in page.text and "Secret idea" not in page.text

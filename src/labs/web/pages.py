@@ -311,7 +311,7 @@ async def case_list(request: Req, rt: Runtime, q: str | None = None) -> Response
 
 @get("/research", guards=[auth.researcher])
 async def research_home(request: Req, rt: Runtime) -> Response[Any]:
-    return page(request, "research/index.html", sessions=await sessions.list_all(rt))
+    return page(request, "research/index.html", rows=await sessions.overview(rt))
 
 
 @get("/participants/{participant_id:int}/consent", guards=[auth.researcher])
