@@ -4,8 +4,10 @@ set: every database test then runs on both), the app, HTTP clients and accounts.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +61,24 @@ async def _postgres_database() -> str:
     return name
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite database built by the real migrations; each test gets a copy of the file."""
+    from labs import migrate
+
+    path = tmp_path_factory.mktemp("template") / "labs.db"
+    # In a thread: it is first asked for from inside an async fixture, and migrations run their own loop.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(migrate.upgrade, f"sqlite+aiosqlite:///{path}").result()
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'labs.db'}"
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        await engine.dispose()
-        yield url
+        template = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, tmp_path / "labs.db")
+        yield f"sqlite+aiosqlite:///{tmp_path / 'labs.db'}"
         return
     _ran_on_postgres.add(request.node.nodeid)
     name = await _postgres_database()
@@ -129,6 +140,11 @@ async def login(client: AsyncTestClient[Litestar], email: str) -> None:
 
 def csrf(client: AsyncTestClient[Litestar]) -> dict[str, str]:
     return {"x-csrftoken": client.cookies.get("labs_csrf", "")}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Browser tests last: they are the slowest, and their sync Playwright must not precede async tests.
+    items.sort(key=lambda item: "/browser/" in str(item.fspath))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

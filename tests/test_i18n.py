@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest
+from babel.messages.catalog import Message
+from babel.messages.pofile import read_po
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 
 from labs import i18n
+from tests.conftest import PASSWORD, make_account
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,13 +58,78 @@ SHELL_TEMPLATES = ("templates/base.html", "templates/macros/forms.html", "templa
 
 
 def test_shell_strings_have_dutch_translations() -> None:
-    from babel.messages.pofile import read_po
-
     with (i18n.TRANSLATIONS_DIR / "nl" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
         catalog = read_po(fh)
     shell = [m for m in catalog if m.id and any(path in SHELL_TEMPLATES for path, _line in m.locations)]
     assert len(shell) > 30
     assert [m.id for m in shell if not m.string or m.fuzzy] == []
+
+
+def _dutch_catalog() -> list[Message]:
+    with (i18n.TRANSLATIONS_DIR / "nl" / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        return [m for m in read_po(fh, locale="nl") if m.id]
+
+
+def _texts(value: object) -> list[str]:
+    """msgid or msgstr as a list: one string, or the singular and plural forms."""
+    return [str(v or "") for v in value] if isinstance(value, (list, tuple)) else [str(value or "")]
+
+
+def test_dutch_catalog_is_complete() -> None:
+    """Every message has a checked Dutch translation: run `make translations` and translate what is new."""
+    messages = _dutch_catalog()
+    assert len(messages) > 300
+    assert [m.id for m in messages if not all(_texts(m.string))] == []  # untranslated
+    assert [m.id for m in messages if m.fuzzy] == []
+
+
+def test_dutch_translations_keep_placeholders() -> None:
+    def placeholders(text: str) -> list[str]:
+        return sorted(re.findall(r"%\(\w+\)[sd]", text))
+
+    broken = []
+    for m in _dutch_catalog():
+        expected = placeholders(_texts(m.id)[-1])  # for plurals: those of the plural msgid
+        if any(placeholders(text) != expected for text in _texts(m.string)):
+            broken.append(m.id)
+    assert broken == []
+
+
+def test_catalogs_match_the_code() -> None:
+    """`scripts/i18n.sh check`: no message in the code or templates is missing from a catalog."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "i18n.sh"), "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_exception_messages_are_in_the_catalog() -> None:
+    ids = {m.id for m in _dutch_catalog()}
+    assert "No such session." in ids  # raise NotFound("No such session.")
+    assert "Wrong email or password." in ids  # raise Unauthorized(WRONG_LOGIN), a module constant
+    assert "This email is taken." in ids  # a field-error value: {"email": "This email is taken."}
+    assert "lang" not in ids and "message" not in ids  # not the keys of gettext(ctx["lang"], ctx["message"])
+
+
+async def test_login_page_in_dutch(client: AsyncTestClient[Litestar], rt: Any) -> None:
+    account = await make_account(rt)
+    page = await client.get("/login", headers={"Accept-Language": "nl-NL,nl;q=0.9,en;q=0.5"})
+    assert page.status_code == 200
+    html = page.text
+    assert '<html lang="nl">' in html
+    assert "<h1>Inloggen</h1>" in html and "Wachtwoord" in html and "E-mailadres" in html
+    assert "vul de deelnamecode in" in html
+    assert "Password" not in html
+
+    # A service error (raised in English) is shown in Dutch too.
+    failed = await client.post(
+        "/login",
+        data={"email": account.email, "password": PASSWORD + "x", "_csrf_token": client.cookies.get("labs_csrf", "")},
+        headers={"Accept-Language": "nl"},
+    )
+    assert failed.status_code == 401
+    assert "Onjuist e-mailadres of wachtwoord." in failed.text
 
 
 def test_lazy_compile_when_mo_missing_or_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -194,7 +194,16 @@ def test_schema_matches_create_all(new_db: Callable[[], str]) -> None:
     migrated, created = new_db(), new_db()
     migrate.upgrade(migrated)
     run_sync(created, Base.metadata.create_all)
-    assert schema(migrated) == schema(created)
+    extra = schema(migrated) - schema(created)
+    if created.startswith("sqlite"):
+        # SQLite cannot ALTER in a constraint, so create_all leaves out the use_alter foreign keys
+        # of the two reference cycles; the migrations build them with batch operations.
+        extra = {item for item in extra if not (item[0] == "fk" and item[2] in USE_ALTER_FKS)}
+    assert extra == set()
+    assert schema(created) - schema(migrated) == set()
+
+
+USE_ALTER_FKS = {"fk_lab_session_current_activity_id_activity", "fk_case_from_outcome_id_outcome"}
 
 
 SEED = [

@@ -52,14 +52,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync Playwright keeps an event loop running in this thread while it is open,
+# which pytest-asyncio tests cannot share; it must be closed before any of them runs.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
     sync_api = import_or_skip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Any) -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         _unavailable(f"no Chromium at {CHROMIUM}")
