@@ -11,6 +11,7 @@ from litestar.datastructures import Cookie, State
 from litestar.response import Redirect
 
 from labs.auth import PARTICIPANT_COOKIE
+from labs.i18n import N_
 from labs.errors import LabsError, NotFound
 from labs.models import Participant, SessionStatus
 from labs.runtime import Runtime
@@ -58,7 +59,7 @@ async def join_by_code(request: Req, code: str | None = None) -> Response[Any]:
 async def join_form(request: Req, rt: Runtime, code: str) -> Response[Any]:
     session = await sessions.by_code(rt, code)
     if session is None:
-        message = "There is no session with this code. Check the code on the screen."
+        message = N_("There is no session with this code. Check the code on the screen.")
         return page(
             request,
             "live/enter_code.html",
@@ -73,7 +74,7 @@ async def join_form(request: Req, rt: Runtime, code: str) -> Response[Any]:
             "errors/error.html",
             status_code=410,
             title=session.title,
-            message="This session has closed. Thank you for taking part.",
+            message=N_("This session has closed. Thank you for taking part."),
         )
     if await current_participant(request, rt, session.id):
         return Redirect(f"/p/{session.id}")
@@ -178,7 +179,7 @@ async def retract_vote(request: Req, rt: Runtime, session_id: int, note_id: int)
 async def change_consent(request: Req, rt: Runtime, session_id: int) -> Response[Any]:
     me = await _me(request, rt, session_id)
     me = await participants.change_consent(rt, me, (await form_data(request)).get("consent", ""))
-    return await _page(request, rt, me, messages=[("success", "Your choice is saved.")])
+    return await _page(request, rt, me, messages=[("success", N_("Your choice is saved."))])
 
 
 routes = [

@@ -63,11 +63,15 @@ def page(
 ) -> Response[str]:
     """The whole page, or only `block` of it when htmx asks (so both come from one template)."""
     ctx = {**base_context(request), "status_code": status_code, **context}
-    # Messages come from services in English; the catalog holds their translations.
+    # Messages and field errors come from services in English; the catalog holds their translations.
+    lang = ctx["lang"]
     if ctx.get("messages"):
-        ctx["messages"] = [(level, i18n.gettext(ctx["lang"], text)) for level, text in ctx["messages"]]
-    if isinstance(ctx.get("message"), str):
-        ctx["message"] = i18n.gettext(ctx["lang"], ctx["message"])
+        ctx["messages"] = [(level, i18n.gettext(lang, text)) for level, text in ctx["messages"]]
+    if isinstance(ctx.get("errors"), dict):
+        ctx["errors"] = {k: i18n.gettext(lang, v) if isinstance(v, str) else v for k, v in ctx["errors"].items()}
+    for key in ("message", "agenda_error"):
+        if isinstance(ctx.get(key), str):
+            ctx[key] = i18n.gettext(lang, ctx[key])
     if block and request.headers.get("hx-request") == "true":
         return html(render_block(environment(), template, block, ctx), status_code, headers)
     return html(environment().get_template(template).render(ctx), status_code, headers)
