@@ -11,8 +11,8 @@ from litestar.datastructures import Cookie, State
 from litestar.response import Redirect
 
 from labs.auth import PARTICIPANT_COOKIE
-from labs.i18n import N_
 from labs.errors import LabsError, NotFound
+from labs.i18n import N_
 from labs.models import Participant, SessionStatus
 from labs.runtime import Runtime
 from labs.services import cases, notes, participants, sessions, votes
