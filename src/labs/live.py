@@ -19,6 +19,7 @@ from typing import Any
 from litestar.channels import ChannelsPlugin
 
 from labs import events
+from labs.models import LabSession
 from labs.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,6 @@ class Room:
             async with self.hub.channels.start_subscription([channel_name(self.session_id)]) as sub:
                 # Subscribed first, then read where the log stands: nothing falls in between.
                 async with self.hub.rt.db.read() as db:
-                    from labs.models import LabSession
-
                     session = await db.get(LabSession, self.session_id)
                     self.last_seq = session.last_seq if session else 0
                 self.ready.set()
@@ -205,8 +204,6 @@ class Hub:
                 if html:
                     backlog = await events.since(db, session_id, client.sent_seq, limit=HTML_REPLAY_LIMIT + 1)
                     if len(backlog) > HTML_REPLAY_LIMIT:
-                        from labs.models import LabSession
-
                         session = await db.get(LabSession, session_id)
                         client.sent_seq = session.last_seq if session else client.sent_seq
                         await on_reset()
