@@ -167,6 +167,9 @@ def serve(host: str | None, port: int | None, reload: bool) -> None:
         port=port,
         reload=reload,
         ws_max_size=65536,
+        # One frame goes to hundreds of phones: compressing it per connection costs more CPU than
+        # the bytes it saves (see docs/performance.md).
+        ws_per_message_deflate=False,
         proxy_headers=True,
         **options,
     )
