@@ -24,12 +24,14 @@ import collections
 import json
 import math
 import multiprocessing
+import os
 import re
 import shutil
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
+from _common import (
     CpuWindow,
     Server,
     bearer,
@@ -54,6 +56,7 @@ from _common import (  # noqa: E402
 )
 
 BENCH = re.compile(r"bench n=(\d+) t=([0-9.]+)")
+WARMUP = "bench warm-up"
 PER_POSTER_RATE = 0.45  # below the posting bucket's 0.5 notes/s refill
 
 
@@ -63,7 +66,12 @@ PER_POSTER_RATE = 0.45  # below the posting bucket's 0.5 notes/s refill
 def client_worker(conn: Connection, ws_url: str, session_id: int, specs: list[tuple[str, str]], after: int,
                   deflate: bool) -> None:
     """Holds len(specs) websockets in one asyncio loop; answers ("ready", ...) then ("result", ...)."""
-    asyncio.run(_client_main(conn, ws_url, session_id, specs, after, deflate))
+    try:
+        import uvloop  # the server's loop too (uvicorn picks it): keeps the clients' own cost down
+    except ImportError:
+        asyncio.run(_client_main(conn, ws_url, session_id, specs, after, deflate))
+    else:
+        uvloop.run(_client_main(conn, ws_url, session_id, specs, after, deflate))
 
 
 async def _client_main(conn: Connection, ws_url: str, session_id: int, specs: list[tuple[str, str]], after: int,
@@ -73,8 +81,10 @@ async def _client_main(conn: Connection, ws_url: str, session_id: int, specs: li
     loop = asyncio.get_running_loop()
     received: list[collections.Counter[int]] = [collections.Counter() for _ in specs]
     latencies: list[float] = []
+    spread: dict[int, list[float]] = {}  # note -> [first, last] arrival latency in this process
     other = [0]
     closed = [0]
+    sizes: dict[str, list[int]] = {"html": [0, 0], "json": [0, 0]}  # kind -> [frames, characters]
     lags: list[float] = []
     measuring = [False]
     gate = asyncio.Semaphore(50)
@@ -83,6 +93,7 @@ async def _client_main(conn: Connection, ws_url: str, session_id: int, specs: li
     failures: list[str] = []
     sockets: list[Any] = []
     alive: set[int] = set()  # clients whose websocket opened
+    deflated = [0]
 
     async def client(i: int, kind: str, token: str) -> None:
         url = f"{ws_url}/api/v1/sessions/{session_id}/stream?after={after}"
@@ -95,7 +106,7 @@ async def _client_main(conn: Connection, ws_url: str, session_id: int, specs: li
             async with gate:
                 ws = await connect(url, additional_headers=headers, open_timeout=60, max_size=2**20,
                                    compression="deflate" if deflate else None)
-        except Exception as e:  # noqa: BLE001 - reported in the table
+        except Exception as e:
             failures.append(f"{type(e).__name__}: {e}")
             return
         finally:
@@ -104,6 +115,8 @@ async def _client_main(conn: Connection, ws_url: str, session_id: int, specs: li
                 connected.set()
         sockets.append(ws)
         alive.add(i)
+        if ws.protocol.extensions:  # the server accepted permessage-deflate
+            deflated[0] += 1
         counts = received[i]
         try:
             async for raw in ws:
@@ -115,11 +128,21 @@ async def _client_main(conn: Connection, ws_url: str, session_id: int, specs: li
                 else:
                     match = BENCH.search(raw)  # type: ignore[arg-type]
                 if match is None:
-                    other[0] += 1
+                    if WARMUP not in raw:
+                        other[0] += 1
                     continue
-                counts[int(match[1])] += 1
-                latencies.append((now - float(match[2])) * 1000)
-        except Exception:  # noqa: BLE001 - a dropped connection shows as missing notes
+                n = int(match[1])
+                counts[n] += 1
+                size = sizes[kind]
+                size[0] += 1
+                size[1] += len(raw)
+                latency = (now - float(match[2])) * 1000
+                latencies.append(latency)
+                if (seen := spread.get(n)) is None:
+                    spread[n] = [latency, latency]
+                else:
+                    seen[1] = latency
+        except Exception:
             closed[0] += 1
 
     async def lag_monitor() -> None:
@@ -145,10 +168,13 @@ async def _client_main(conn: Connection, ws_url: str, session_id: int, specs: li
     acked = set(acked)
     # Wait until every client has every acknowledged note, or the drain time is up.
     deadline = time.monotonic() + drain_seconds
-    while time.monotonic() < deadline and any(len(acked - received[i].keys()) for i in alive):
+    while time.monotonic() < deadline:
+        if not any(len(acked - received[i].keys()) for i in alive):
+            break
         await asyncio.sleep(0.1)
     measuring[0] = False
     loop.remove_reader(conn.fileno())
+    os.set_blocking(conn.fileno(), True)  # uvloop made it non-blocking; the result is large
     monitor.cancel()
     for ws in sockets:
         ws.transport.abort()  # no closing handshake: 1,000 of them would take a while
@@ -159,16 +185,17 @@ async def _client_main(conn: Connection, ws_url: str, session_id: int, specs: li
     duplicates = sum(n - 1 for counts in received for n in counts.values() if n > 1)
     unexpected = sum(n for counts in received for k, n in counts.items() if k not in acked)
     conn.send(("result", {
-        "latencies": latencies, "missing": missing, "duplicates": duplicates, "unexpected": unexpected,
-        "other": other[0], "closed": closed[0], "lags": lags, "connected": connected_clients,
+        "latencies": latencies, "spread": spread, "sizes": sizes, "missing": missing, "duplicates": duplicates,
+        "unexpected": unexpected, "other": other[0], "closed": closed[0], "lags": lags, "connected": connected_clients,
+        "deflated": deflated[0],
     }))
 
 
 # --- the poster ----------------------------------------------------------------------------
 
 
-async def post_notes(base_url: str, session_id: int, tokens: list[str], rate: float, duration: float
-                     ) -> tuple[list[int], list[float], collections.Counter[str]]:
+async def post_notes(base_url: str, session_id: int, tokens: list[str], rate: float, duration: float,
+                     started: Callable[[], None]) -> tuple[list[int], list[float], collections.Counter[str]]:
     """Open loop: note i leaves at start + i/rate whatever happened to the ones before."""
     acked: list[int] = []
     post_ms: list[float] = []
@@ -182,7 +209,7 @@ async def post_notes(base_url: str, session_id: int, tokens: list[str], rate: fl
             try:
                 response = await http.post(f"/sessions/{session_id}/notes", json=payload,
                                            headers=bearer(tokens[i % len(tokens)]))
-            except Exception as e:  # noqa: BLE001 - reported in the table
+            except Exception as e:
                 errors[type(e).__name__] += 1
                 return
             post_ms.append((time.monotonic() - sent) * 1000)
@@ -190,6 +217,13 @@ async def post_notes(base_url: str, session_id: int, tokens: list[str], rate: fl
                 acked.append(i)
             else:
                 errors[str(response.status_code)] += 1
+
+        # Not measured: opens the poster's connections and warms the server's statement caches.
+        for token in tokens[:5]:
+            await http.post(f"/sessions/{session_id}/notes", headers=bearer(token),
+                            json={"client_id": uuid.uuid4().hex, "body": WARMUP, "kind": "idea"})
+        await asyncio.sleep(1)
+        started()
 
         total = int(rate * duration)
         start = time.monotonic()
@@ -219,7 +253,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=1000, help="websocket clients (default 1000)")
     parser.add_argument("--json-clients", type=int, default=None,
-                        help="how many of them are JSON API clients (default 10%%); the rest are participant HTML views")
+                        help="how many of them are JSON API clients (default 10%%); the rest are participant "
+                             "HTML views")
     parser.add_argument("--rate", type=float, default=10, help="notes per second (default 10)")
     parser.add_argument("--duration", type=float, default=30, help="seconds of posting (default 30)")
     parser.add_argument("--posters", type=int, default=None,
@@ -237,10 +272,10 @@ def main() -> None:
     raise_fd_limit()
     data_dir = Path(tempfile.mkdtemp(prefix="labs-bench-latency-"))
     server = Server(data_dir).start()
-    workers: list[multiprocessing.process.BaseProcess] = []
+    workers: list[Any] = []
     try:
         t0 = time.monotonic()
-        session_id, fac, joined, last = asyncio.run(setup(server, max(args.clients, posters)))
+        session_id, _fac, joined, after = asyncio.run(setup(server, max(args.clients, posters)))
         print(f"setup: {len(joined)} participants joined in {time.monotonic() - t0:.1f}s", file=sys.stderr)
 
         specs = [("json" if i < json_clients else "html", p["token"]) for i, p in enumerate(joined[: args.clients])]
@@ -249,34 +284,40 @@ def main() -> None:
         for w in range(args.client_procs):
             parent_end, child_end = ctx.Pipe()
             proc = ctx.Process(target=client_worker, daemon=True, args=(
-                child_end, server.ws_url, session_id, specs[w :: args.client_procs], last, not args.no_deflate))
+                child_end, server.ws_url, session_id, specs[w :: args.client_procs], after, not args.no_deflate))
             proc.start()
             workers.append(proc)
             pipes.append(parent_end)
         t0 = time.monotonic()
         connected = 0
-        for pipe in pipes:
-            _, ok, failures = pipe.recv()
+        for pipe, proc in zip(pipes, workers, strict=True):
+            _, ok, failures = _receive(pipe, proc, 300)
             connected += ok
             for failure in failures:
                 print(f"connect failed: {failure}", file=sys.stderr)
         print(f"setup: {connected}/{args.clients} websockets open in {time.monotonic() - t0:.1f}s", file=sys.stderr)
 
-        server_cpu = CpuWindow(server.pid)
-        worker_cpu = [CpuWindow(p.pid) for p in workers if p.pid]  # type: ignore[misc]
-        for pipe in pipes:
-            pipe.send(("go",))
+        windows: list[CpuWindow] = []
+        profiler: list[Any] = []
+
+        def started() -> None:
+            windows.extend(CpuWindow(pid) for pid in [server.pid, *(p.pid for p in workers)])
+            profiler.append(start_py_spy(server.pid, args.py_spy, args.duration))
+            for pipe in pipes:
+                pipe.send(("go",))
+
         tokens = [p["token"] for p in joined[:posters]]
-        profiler = start_py_spy(server.pid, args.py_spy, args.duration)
-        acked, post_ms, errors = asyncio.run(post_notes(server.base_url, session_id, tokens, args.rate, args.duration))
+        acked, post_ms, errors = asyncio.run(
+            post_notes(server.base_url, session_id, tokens, args.rate, args.duration, started))
+        server_cpu, *worker_cpu = windows
         server_pct, machine_pct = server_cpu.read()
         server_seconds = server_cpu.seconds()
-        if profiler:
-            profiler.wait()
+        if profiler[0]:
+            profiler[0].wait()
         client_pcts = [w.read()[0] for w in worker_cpu]
         for pipe in pipes:
             pipe.send(("stop", acked, args.drain))
-        results = [pipe.recv()[1] for pipe in pipes]
+        results = [_receive(pipe, proc, args.drain + 120)[1] for pipe, proc in zip(pipes, workers, strict=True)]
         rss = rss_mb(server.pid)
     finally:
         for proc in workers:
@@ -290,10 +331,23 @@ def main() -> None:
             print(f"data dir kept: {data_dir}", file=sys.stderr)
 
     latencies = sorted(x for r in results for x in r["latencies"])
+    # Per note: when its first client had it (commit + publish + render) and how long the
+    # fan-out to the last one took.
+    first: dict[int, float] = {}
+    final: dict[int, float] = {}
+    for r in results:
+        for n, (lo, hi) in r["spread"].items():
+            first[n] = min(first.get(n, lo), lo)
+            final[n] = max(final.get(n, hi), hi)
+    firsts = sorted(first.values())
+    fanouts = sorted(final[n] - first[n] for n in first)
     lags = sorted(x for r in results for x in r["lags"])
     post_ms.sort()
     connected = sum(r["connected"] for r in results)
     html = args.clients - json_clients
+
+    def total(key: str) -> int:
+        return sum(int(r[key]) for r in results)
 
     def ms(values: list[float], p: float) -> str:
         return f"{percentile(values, p):.1f}"
@@ -301,7 +355,8 @@ def main() -> None:
     print(f"\nlive_latency: {environment_note()}")
     print(table([
         ("clients (connected / asked)", f"{connected} / {args.clients} ({html} HTML participant, {json_clients} JSON)"),
-        ("permessage-deflate offered", "no" if args.no_deflate else "yes"),
+        ("permessage-deflate offered / negotiated", f"{'no' if args.no_deflate else 'yes'} / "
+         f"{total('deflated')} sockets"),
         ("client processes", args.client_procs),
         ("rate (notes/s) x duration (s)", f"{args.rate:g} x {args.duration:g} from {posters} posters"),
         ("events (notes acknowledged)", f"{len(acked)} of {int(args.rate * args.duration)}"),
@@ -310,8 +365,13 @@ def main() -> None:
         ("latency p95 (ms)", ms(latencies, 95)),
         ("latency p99 (ms)", ms(latencies, 99)),
         ("latency max (ms)", f"{latencies[-1]:.1f}" if latencies else "n/a"),
-        ("missing / duplicate frames", f"{sum(r['missing'] for r in results)} / {sum(r['duplicates'] for r in results)}"),
-        ("other frames / dropped sockets", f"{sum(r['other'] for r in results)} / {sum(r['closed'] for r in results)}"),
+        ("per note: first client p50 / p99 (ms)", f"{ms(firsts, 50)} / {ms(firsts, 99)}"),
+        ("per note: first -> last client p50 / p99 (ms)", f"{ms(fanouts, 50)} / {ms(fanouts, 99)}"),
+        ("note frame size HTML / JSON (bytes)", " / ".join(
+            str(sum(r["sizes"][k][1] for r in results) // max(1, sum(r["sizes"][k][0] for r in results)))
+            for k in ("html", "json"))),
+        ("missing / duplicate frames", f"{total('missing')} / {total('duplicates')}"),
+        ("other frames / dropped sockets", f"{total('other')} / {total('closed')}"),
         ("POST p50 / p99 (ms)", f"{ms(post_ms, 50)} / {ms(post_ms, 99)}"),
         ("POST errors", dict(errors) or 0),
         ("server CPU (100% = 1 core)", f"{server_pct:.0f}%  (RSS {rss} MB)"),
@@ -321,6 +381,17 @@ def main() -> None:
         ("client loop lag p99 / max (ms)", f"{ms(lags, 99)} / {lags[-1]:.1f}" if lags else "n/a"),
         ("machine busy (100% = all cores)", f"{machine_pct:.0f}%"),
     ]))
+
+
+def _receive(pipe: Connection, proc: multiprocessing.process.BaseProcess, timeout: float) -> Any:
+    """The next message from a client process; fails instead of hanging when it died."""
+    deadline = time.monotonic() + timeout
+    while not pipe.poll(1):
+        if not proc.is_alive():
+            raise RuntimeError(f"client process exited with {proc.exitcode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError("client process did not answer in time")
+    return pipe.recv()
 
 
 if __name__ == "__main__":
