@@ -3,6 +3,8 @@ survives a crash; writers take the lock up front (BEGIN IMMEDIATE) so they queue
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -56,7 +58,16 @@ class Database:
             self.engine = create_async_engine(url, **pool)
             self.write_engine = self.engine
         self.reader = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        # SQLite has one write lock. Writers of this process queue here, in order, instead of
+        # competing for it through SQLite's busy handler, which sleeps up to 100 ms per retry.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in a write transaction: committed when the block ends, rolled back on error."""
+        async with self._write_lock, self._writer() as session, session.begin():
+            yield session
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

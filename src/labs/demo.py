@@ -355,7 +355,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     first_day = today - timedelta(weeks=23)
     second_day = today - timedelta(weeks=9)
 
-    async with rt.db.writer() as db, db.begin():
+    async with rt.db.write() as db:
         community = Community(
             name=COMMUNITY_NAME,
             kind=CommunityKind.learning_community,
@@ -759,7 +759,7 @@ async def _backdate(rt: Runtime, meeting: _Meeting, *, minutes: int) -> None:
         return meeting.target + (value - start) * scale
 
     sid = meeting.id
-    async with rt.db.writer() as db, db.begin():
+    async with rt.db.write() as db:
         session = await db.get(LabSession, sid)
         assert session is not None
         session.created_at = moved(session.created_at)  # type: ignore[assignment]

@@ -77,7 +77,7 @@ class Change:
 
 @asynccontextmanager
 async def change(rt: Runtime) -> AsyncIterator[Change]:
-    async with rt.db.writer() as db, db.begin():
+    async with rt.db.write() as db:
         tx = Change(db)
         yield tx
         await db.flush()

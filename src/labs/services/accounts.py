@@ -49,7 +49,7 @@ async def create(
     if problem := password_problem(password or ""):
         raise Invalid(f"The password {problem}.", {"password": f"The password {problem}."})
     name = (display_name or "").strip()[:120] or email.split("@")[0]
-    async with rt.db.writer() as db, db.begin():
+    async with rt.db.write() as db:
         if first_admin and await db.scalar(select(func.count()).select_from(Account)):
             raise Conflict("Setup is already done: log in instead.")
         if await db.scalar(select(Account.id).where(Account.email == email)):
@@ -76,7 +76,7 @@ async def log_in(rt: Runtime, email: str, password: str, old_session_id: str | N
     """Check the password and open a fresh login session (a new id every time: no fixation)."""
     account = await authenticate(rt, email, password)
     session_id = secrets.token_urlsafe(32)
-    async with rt.db.writer() as db, db.begin():
+    async with rt.db.write() as db:
         if old_session_id:
             await db.execute(delete(LoginSession).where(LoginSession.id == old_session_id))
         db.add(LoginSession(id=session_id, account_id=account.id, expires_at=datetime.now(UTC) + LOGIN_LIFETIME))
@@ -84,7 +84,7 @@ async def log_in(rt: Runtime, email: str, password: str, old_session_id: str | N
 
 
 async def log_out(rt: Runtime, session_id: str) -> None:
-    async with rt.db.writer() as db, db.begin():
+    async with rt.db.write() as db:
         await db.execute(delete(LoginSession).where(LoginSession.id == session_id))
 
 
@@ -102,7 +102,7 @@ async def by_login_session(rt: Runtime, session_id: str) -> Account | None:
 async def issue_api_token(rt: Runtime, email: str, password: str) -> str:
     account = await authenticate(rt, email, password)
     token = new_token(ACCOUNT_TOKEN_PREFIX)
-    async with rt.db.writer() as db, db.begin():
+    async with rt.db.write() as db:
         db.add(ApiToken(account_id=account.id, token_hash=token_digest(token)))
     return token
 
@@ -133,7 +133,7 @@ async def all_accounts(rt: Runtime) -> list[Account]:
 
 
 async def set_language(rt: Runtime, account_id: int, language: str) -> None:
-    async with rt.db.writer() as db, db.begin():
+    async with rt.db.write() as db:
         account = await db.get(Account, account_id)
         if account:
             account.language = language

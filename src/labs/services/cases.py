@@ -289,7 +289,7 @@ async def lineage(rt: Runtime, case_id: int) -> list[Case]:
 
 async def create_case(rt: Runtime, account: Account, data: Mapping[str, Any]) -> Case:
     fields = _fields(data)
-    async with rt.db.writer() as db, db.begin():
+    async with rt.db.write() as db:
         case = Case(**fields, created_by_id=account.id)
         db.add(case)
     return case
@@ -297,7 +297,7 @@ async def create_case(rt: Runtime, account: Account, data: Mapping[str, Any]) ->
 
 async def update_case(rt: Runtime, account: Account, case_id: int, data: Mapping[str, Any]) -> Case:
     """Change the fields given in data; the others keep their value."""
-    async with rt.db.writer() as db, db.begin():
+    async with rt.db.write() as db:
         case = await _load(db, case_id)
         _may_edit(account, case)
         fields = _fields({**case_data(case), **data})
