@@ -3,6 +3,7 @@ moderation, clusters, dot voting, consent, proxy entry, and the pages' own forms
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -356,3 +357,68 @@ async def test_research_overview_counts_without_personal_data(client: AsyncTestC
     row = re.search(r"<tr>\s*<th scope=\"row\">Lab</th>(.*?)</tr>", page.text, re.S)
     assert row and re.findall(r"<td>(\d+)</td>", row.group(1)) == ["1", "1", "5"]
     assert "Annelies" not in page.text and "Secret idea" not in page.text
+
+
+async def test_a_stalled_socket_does_not_hold_up_the_room(settings: Any) -> None:
+    """A phone whose socket stops taking data gets its own pace; the others keep receiving, and it
+    catches up in order, without gaps or duplicates, once its socket drains."""
+    import asyncio
+
+    from litestar.channels import ChannelsPlugin
+    from litestar.channels.backends.memory import MemoryChannelsBackend
+
+    from labs import live
+    from labs.db import Database
+    from labs.runtime import Runtime
+    from labs.services import notes, participants, sessions
+    from labs.web.fragments import render_event
+
+    rt = Runtime(settings, Database(settings.database_url, pooled=False))
+    channels = ChannelsPlugin(MemoryChannelsBackend(), arbitrary_channels_allowed=True)
+    async with channels:
+        hub = live.Hub(rt, channels, render_event)
+        rt.publisher = hub.publish
+        facilitator = await make_account(rt)
+        session = await sessions.start(
+            rt, facilitator, (await sessions.create(rt, facilitator, {"title": "Lab", "agenda": AGENDA})).id
+        )
+        person, _ = await participants.join(rt, session.join_code, {"display_name": "A", "consent": "none"}, "x")
+        drained = asyncio.Event()
+        fast: list[int] = []
+        slow: list[int] = []
+
+        async def fast_send(frame: str) -> None:
+            fast.append(json.loads(frame)["seq"])
+
+        async def stalled_send(frame: str) -> None:
+            await drained.wait()  # a full socket buffer
+            slow.append(json.loads(frame)["seq"])
+
+        async def nothing() -> None:
+            return None
+
+        start = session.last_seq + 1
+        tasks = [
+            asyncio.create_task(hub.serve(session.id, live.Client(live.JSON_FACILITATOR, send), start - 1, nothing))
+            for send in (fast_send, stalled_send)
+        ]
+        await asyncio.sleep(0.1)
+        for i in range(10):
+            await notes.post(rt, session.id, {"client_id": f"c{i}", "body": f"n{i}"}, participant=person)
+        last = (await sessions.get(rt, session.id)).last_seq
+        for _ in range(100):
+            if fast and fast[-1] == last:
+                break
+            await asyncio.sleep(0.02)
+        assert fast == list(range(start, last + 1)), "the stalled client held up the others"
+        assert slow == []
+        drained.set()
+        for _ in range(100):
+            if slow and slow[-1] == last:
+                break
+            await asyncio.sleep(0.02)
+        for task in tasks:
+            task.cancel()
+        await hub.stop()
+    await rt.db.dispose()
+    assert slow == list(range(start, last + 1))

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 HTML_REPLAY_LIMIT = 300
 CATCH_UP_PAGE = 500
 CLIENT_QUEUE = 2000
+# A caught-up client's frame is written straight to its socket; one whose socket does not take it
+# within this time (its buffer is full: a phone on bad Wi-Fi) gets its own pace via its queue.
+DIRECT_SEND_BUDGET_S = 0.02
 # PostgreSQL NOTIFY payloads stop at 8000 bytes: larger events ring only the doorbell.
 DOORBELL_ONLY_ABOVE = 7000
 
@@ -56,6 +59,33 @@ class Client:
     queue: asyncio.Queue[tuple[int, str] | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
     sent_seq: int = 0
     overflowed: bool = False
+    # True while its pump waits on an empty queue: the room may then write frames itself, which
+    # spares waking one task per client per event (the main cost of fanning out to 1,000 phones).
+    idle: bool = False
+    sending: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def write(self, seq: int, frame: str) -> None:
+        async with self.sending:
+            await self.send(frame)
+        self.sent_seq = max(self.sent_seq, seq)
+
+    async def send_now(self, seq: int, frame: str) -> bool:
+        """Write the next frame straight away if this client is caught up; False: queue it."""
+        if not self.idle or self.sending.locked() or seq != self.sent_seq + 1:
+            return False
+        try:
+            async with asyncio.timeout(DIRECT_SEND_BUDGET_S):
+                await self.write(seq, frame)
+        except TimeoutError:
+            # Nothing was written (uvicorn waits for the socket before it writes a frame): the
+            # pump takes over from the database at the client's own pace.
+            self.idle = False
+            self.offer_restart()
+        except Exception:
+            # A closed socket: its pump fails on the next write and its connection is closed.
+            self.idle = False
+            self.offer_restart()
+        return True
 
     def resync(self, after: int) -> None:
         """Send everything after `after` again (the client says it lost what came later)."""
@@ -128,7 +158,8 @@ class Room:
         for client in list(self.clients):
             if client.audience not in frames:
                 frames[client.audience] = await self.hub.frame(self.session_id, event, client.audience)
-            client.offer(event["seq"], frames[client.audience])
+            if not await client.send_now(event["seq"], frames[client.audience]):
+                client.offer(event["seq"], frames[client.audience])
 
 
 class Hub:
@@ -174,16 +205,16 @@ class Hub:
             client.sent_seq = after
             await self.catch_up(session_id, client, on_reset)
             while True:
+                client.idle = client.queue.empty()
                 item = await client.queue.get()
-                if item is None:  # overflowed: start again from what it has
+                client.idle = False
+                if item is None:  # overflowed, too slow or asked to resync: start again from what it has
                     client.overflowed = False
                     await self.catch_up(session_id, client, on_reset)
                     continue
                 seq, frame = item
-                if seq <= client.sent_seq:
-                    continue
-                await client.send(frame)
-                client.sent_seq = seq
+                if seq > client.sent_seq:
+                    await client.write(seq, frame)
         finally:
             room.clients.discard(client)
             if not room.clients and room.task:
@@ -211,8 +242,7 @@ class Hub:
                 else:
                     backlog = await events.since(db, session_id, client.sent_seq, limit=CATCH_UP_PAGE)
             for event in backlog:
-                await client.send(await self.frame(session_id, events.wire(event), client.audience))
-                client.sent_seq = event.seq
+                await client.write(event.seq, await self.frame(session_id, events.wire(event), client.audience))
             if html or len(backlog) < CATCH_UP_PAGE:
                 return
 
