@@ -125,7 +125,7 @@ async def post(
             )
             tx.db.add(note)
             await tx.db.flush()
-            payload = note_data(note, await _author(tx.db, note))
+            payload = note_data(note, participant.display_name if participant else await _author(tx.db, note))
             actor = Actor.participant(participant.id) if participant else Actor.account(account.id)  # type: ignore[union-attr]
             event = await tx.emit(session_id, "note.added", payload, actor)
     except IntegrityError:
