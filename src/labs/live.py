@@ -29,7 +29,7 @@ HTML_REPLAY_LIMIT = 300
 CATCH_UP_PAGE = 500
 CLIENT_QUEUE = 2000
 # A caught-up client's frame is written straight to its socket; one whose socket does not take it
-# within this time (its buffer is full: a phone on bad Wi-Fi) gets its own pace via its queue.
+# within this time of the event (its buffer is full: a phone on bad Wi-Fi) gets its own pace.
 DIRECT_SEND_BUDGET_S = 0.02
 # PostgreSQL NOTIFY payloads stop at 8000 bytes: larger events ring only the doorbell.
 DOORBELL_ONLY_ABOVE = 7000
@@ -74,18 +74,16 @@ class Client:
         if not self.idle or self.sending.locked() or seq != self.sent_seq + 1:
             return False
         try:
-            async with asyncio.timeout(DIRECT_SEND_BUDGET_S):
-                await self.write(seq, frame)
-        except TimeoutError:
-            # Nothing was written (uvicorn waits for the socket before it writes a frame): the
-            # pump takes over from the database at the client's own pace.
-            self.idle = False
-            self.offer_restart()
+            await self.write(seq, frame)
         except Exception:
             # A closed socket: its pump fails on the next write and its connection is closed.
-            self.idle = False
-            self.offer_restart()
+            self.fall_behind()
         return True
+
+    def fall_behind(self) -> None:
+        """From now on at its own pace: the pump takes over from the database."""
+        self.idle = False
+        self.offer_restart()
 
     def resync(self, after: int) -> None:
         """Send everything after `after` again (the client says it lost what came later)."""
@@ -152,14 +150,26 @@ class Room:
                     self.last_seq = item["seq"]
 
     async def deliver(self, event: dict[str, Any]) -> None:
-        frames: dict[str, str] = {}
         # A client that arrives while this renders is not in the list: its catch-up from the
         # database (which starts after it registered) already holds this event.
-        for client in list(self.clients):
-            if client.audience not in frames:
-                frames[client.audience] = await self.hub.frame(self.session_id, event, client.audience)
-            if not await client.send_now(event["seq"], frames[client.audience]):
-                client.offer(event["seq"], frames[client.audience])
+        clients = list(self.clients)
+        frames: dict[str, str] = {}
+        for audience in {client.audience for client in clients}:
+            frames[audience] = await self.hub.frame(self.session_id, event, audience)
+        seq, done = event["seq"], 0
+        while done < len(clients):
+            try:
+                # One timer for the whole run: a write only waits when that socket's buffer is
+                # full, and then for no longer than what is left of the budget.
+                async with asyncio.timeout(DIRECT_SEND_BUDGET_S):
+                    for client in clients[done:]:
+                        if not await client.send_now(seq, frames[client.audience]):
+                            client.offer(seq, frames[client.audience])
+                        done += 1
+            except TimeoutError:
+                # Nothing was written (uvicorn waits for the socket before it writes a frame).
+                clients[done].fall_behind()
+                done += 1
 
 
 class Hub:
