@@ -422,3 +422,34 @@ async def test_a_stalled_socket_does_not_hold_up_the_room(settings: Any) -> None
         await hub.stop()
     await rt.db.dispose()
     assert slow == list(range(start, last + 1))
+
+
+async def test_share_a_case_and_write_notes_about_it(client: AsyncTestClient[Any], rt: Any) -> None:
+    from labs.services import cases
+
+    headers, session = await _setup(client, rt)
+    sid = session["id"]
+    author = await make_account(rt)
+    case = await cases.create_case(rt, author, {"title": "Buurtambassadeurs", "city": "Groningen", "country": "NL",
+                                                "sdgs": [11], "topics": ["energy"]})
+    listed = await client.get("/api/v1/cases?city=groningen", headers=headers)
+    assert listed.status_code == 200, listed.text
+    assert [c["title"] for c in listed.json()] == ["Buurtambassadeurs"]
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
+    ann = await _join(client, session["join_code"])
+
+    not_shared = await client.post(f"/api/v1/sessions/{sid}/notes",
+                                   json={"client_id": "k0", "body": "x", "case_id": case.id}, headers=ann)
+    assert not_shared.status_code == 400
+    shared = await client.post(f"/api/v1/sessions/{sid}/cases", json={"case_id": case.id, "presenter": "Jan"},
+                               headers=headers)
+    assert shared.status_code == 201 and shared.json()["case"]["city"] == "Groningen"
+    twice = await client.post(f"/api/v1/sessions/{sid}/cases", json={"case_id": case.id}, headers=headers)
+    assert twice.status_code == 409
+    note = await client.post(f"/api/v1/sessions/{sid}/notes",
+                             json={"client_id": "k1", "body": "Works here too", "case_id": case.id}, headers=ann)
+    assert note.status_code == 201 and note.json()["case_id"] == case.id
+    assert "case.shared" in [e["type"] for e in await _events(client, sid, headers)]
+    # Participants may not share cases.
+    assert (await client.post(f"/api/v1/sessions/{sid}/cases", json={"case_id": case.id},
+                              headers=ann)).status_code in (401, 403)

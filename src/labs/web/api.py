@@ -19,7 +19,7 @@ from labs.auth import Identity
 from labs.errors import Invalid, NotFound
 from labs.models import Participant
 from labs.runtime import Runtime
-from labs.services import accounts, notes, participants, sessions, votes
+from labs.services import accounts, cases, notes, participants, sessions, votes
 from labs.web import fragments
 from labs.web.participant import client_key, current_participant
 
@@ -102,6 +102,12 @@ class VoteRoundIn(msgspec.Struct):
 
 class VoteIn(msgspec.Struct):
     note_id: int
+
+
+class ShareIn(msgspec.Struct):
+    case_id: int
+    presenter: str | None = None
+    activity_id: int | None = None
 
 
 class ConsentIn(msgspec.Struct):
@@ -262,6 +268,30 @@ async def vote_state(rt: Runtime, identity: Identity, session_id: int) -> dict[s
     return await votes.state(rt, session_id, participant.id) or {}
 
 
+# --- cases ---------------------------------------------------------------------------------
+
+
+@get("/cases", guards=[auth.require_account], summary="Cases (filters: city, country, sdg, topic, stage, q)")
+async def list_cases(
+    rt: Runtime,
+    city: str | None = None,
+    country: str | None = None,
+    sdg: int | None = None,
+    topic: str | None = None,
+    stage: str | None = None,
+    q: str | None = None,
+) -> list[dict[str, Any]]:
+    filters = {"city": city, "country": country, "sdg": sdg, "topic": topic, "stage": stage, "q": q}
+    found = await cases.list_cases(rt, {k: v for k, v in filters.items() if v not in (None, "")})
+    return [cases.case_data(c) for c in found]
+
+
+@post("/sessions/{session_id:int}/cases", guards=[auth.facilitator], status_code=201, summary="Share a case")
+async def share_case(rt: Runtime, identity: Identity, session_id: int, data: ShareIn) -> dict[str, Any]:
+    share = await cases.share_case(rt, _account(identity), session_id, data.case_id, data.presenter, data.activity_id)
+    return cases.share_data(share, await cases.get_case(rt, share.case_id))
+
+
 # --- the event log -------------------------------------------------------------------------
 
 
@@ -400,6 +430,8 @@ routes = [
             end_vote_round,
             cast_vote,
             vote_state,
+            list_cases,
+            share_case,
             list_events,
             stream,
         ],

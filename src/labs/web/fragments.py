@@ -11,12 +11,13 @@ from typing import Any
 
 from labs.models import LabSession
 from labs.runtime import Runtime
-from labs.services import notes, sessions, votes
+from labs.services import cases, notes, sessions, votes
 from labs.web.render import fragment
 
 CONSOLE, PROJECTOR, PARTICIPANT = "console", "projector", "participant"
 HTML_AUDIENCES = (CONSOLE, PROJECTOR, PARTICIPANT)
 
+REGIONS = ("status", "agenda", "current", "timer", "wall", "votes", "people", "clusters", "cases")
 # Which regions an event type changes (note events change one card; see render_event).
 REGIONS_BY_EVENT = {
     "session.started": ("status", "agenda", "current", "timer", "wall"),
@@ -36,6 +37,7 @@ REGIONS_BY_EVENT = {
     "vote.retracted": ("votes",),
     "vote.round_closed": ("votes",),
     "vote.revealed": ("votes",),
+    "case.shared": ("cases",),
 }
 NOTE_EVENTS = {
     "note.added",
@@ -52,7 +54,7 @@ NOTE_EVENTS = {
 async def state(rt: Runtime, session_id: int, audience: str, regions: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Everything the regions need (only what `regions` asks for, when given)."""
     session: LabSession = await sessions.get(rt, session_id)
-    want = set(regions or ("status", "agenda", "current", "timer", "wall", "votes", "people", "clusters"))
+    want = set(regions or REGIONS)
     current = next((a for a in session.activities if a.id == session.current_activity_id), None)
     ctx: dict[str, Any] = {
         "session": session,
@@ -74,9 +76,9 @@ async def state(rt: Runtime, session_id: int, audience: str, regions: tuple[str,
         ctx["vote"] = await votes.state(rt, session_id)
     if "people" in want:
         ctx["people"] = await sessions.participant_count(rt, session_id)
-    ctx["regions"] = [
-        r for r in ("status", "agenda", "current", "timer", "wall", "votes", "people", "clusters") if r in want
-    ]
+    if "cases" in want:
+        ctx["cases"] = await cases.shared_in(rt, session_id)
+    ctx["regions"] = [r for r in REGIONS if r in want]
     return ctx
 
 

@@ -15,7 +15,7 @@ from labs import auth
 from labs.auth import Identity
 from labs.errors import Invalid
 from labs.runtime import Runtime
-from labs.services import notes, participants, sessions, votes
+from labs.services import cases, notes, participants, sessions, votes
 from labs.web.forms import form_data
 from labs.web.fragments import CONSOLE, PROJECTOR, state
 from labs.web.render import page
@@ -43,6 +43,7 @@ async def _view(
         join_url=url,
         join_host=url.split("://", 1)[-1].rsplit("/j/", 1)[0],
         proxies=[p for p in await participants.in_session(rt, session_id) if p.proxy] if audience == CONSOLE else [],
+        all_cases=await cases.list_cases(rt) if audience == CONSOLE else [],
         **ctx,
     )
 
@@ -132,6 +133,14 @@ async def proxy_note(request: Req, rt: Runtime, identity: Identity, session_id: 
     return done()
 
 
+@post("/sessions/{session_id:int}/cases", guards=guards)
+async def share_case(request: Req, rt: Runtime, identity: Identity, session_id: int) -> Response[None]:
+    assert identity.account
+    data = await form_data(request)
+    await cases.share_case(rt, identity.account, session_id, data.get("case_id", 0), data.get("presenter"))
+    return done()
+
+
 @post("/sessions/{session_id:int}/proxies", guards=guards)
 async def add_proxy(request: Req, rt: Runtime, identity: Identity, session_id: int) -> Response[Any]:
     assert identity.account
@@ -151,4 +160,18 @@ async def voting(request: Req, rt: Runtime, identity: Identity, session_id: int,
     return done()
 
 
-routes = [console, projector, qr, start, close, next_activity, activate, timer, moderate, proxy_note, add_proxy, voting]
+routes = [
+    console,
+    projector,
+    qr,
+    start,
+    close,
+    next_activity,
+    activate,
+    timer,
+    moderate,
+    proxy_note,
+    share_case,
+    add_proxy,
+    voting,
+]
