@@ -453,3 +453,18 @@ async def test_share_a_case_and_write_notes_about_it(client: AsyncTestClient[Any
     # Participants may not share cases.
     assert (await client.post(f"/api/v1/sessions/{sid}/cases", json={"case_id": case.id},
                               headers=ann)).status_code in (401, 403)
+
+
+async def test_errors_on_pages_speak_the_readers_language(client: AsyncTestClient[Any], rt: Any) -> None:
+    _, session = await _setup(client, rt)
+    dutch = {"accept-language": "nl"}
+    await client.get(f"/j/{session['join_code']}", headers=dutch)
+    response = await client.post(f"/j/{session['join_code']}", headers=dutch,
+                                 data={"display_name": "x" * 61, "consent": "named",
+                                       "_csrf_token": client.cookies.get("labs_csrf")})
+    assert response.status_code == 400
+    assert "Namen zijn maximaal 60 tekens lang." in response.text
+    # The API keeps English, with the same numbers filled in.
+    api = await client.post("/api/v1/join", json={"join_code": session["join_code"], "display_name": "x" * 61,
+                                                  "consent": "named"})
+    assert api.json()["detail"] == "Names are at most 60 characters."

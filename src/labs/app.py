@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -58,6 +58,8 @@ async def provide_identity(request: Request[Any, Any, State]) -> Identity:
 
 
 def error_response(request: Request[Any, Any, State], exc: Exception) -> Response[Any]:
+    message: str
+    fields: Mapping[str, str]
     if isinstance(exc, LabsError):
         status, message, fields = exc.status_code, exc.message, exc.field_errors
     elif isinstance(exc, ValidationException):

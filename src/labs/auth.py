@@ -14,6 +14,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from labs.i18n import N_
 from labs.models import Account, Participant, Role
 
 SESSION_COOKIE = "labs_session"
@@ -39,13 +40,13 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 
 
 def password_problem(password: str) -> str | None:
-    """Why a password is too weak, or None."""
+    """Why a password is too weak (a message with %(n)s for the minimum length), or None."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return f"must be at least {MIN_PASSWORD_LENGTH} characters"
+        return N_("The password must be at least %(n)s characters.")
     if len(set(password)) < 4:
-        return "must not repeat the same few characters"
+        return N_("The password must not repeat the same few characters.")
     if password.lower() in {"password123", "welcome123", "qwertyuiop", "1234567890", "labs123456"}:
-        return "is too common"
+        return N_("The password is too common.")
     return None
 
 

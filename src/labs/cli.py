@@ -120,12 +120,17 @@ def main() -> None:
 
 
 @cli.command()
-@click.option("--host", default=None, metavar="HOST",
-              help="Address to listen on [default: LABS_HOST or 127.0.0.1].")
-@click.option("--port", default=None, type=click.IntRange(1, 65535), metavar="PORT",
-              help="Port to listen on [default: LABS_PORT or 8000].")
-@click.option("--reload/--no-reload", default=False, show_default=True,
-              help="Restart when the code changes (development only).")
+@click.option("--host", default=None, metavar="HOST", help="Address to listen on [default: LABS_HOST or 127.0.0.1].")
+@click.option(
+    "--port",
+    default=None,
+    type=click.IntRange(1, 65535),
+    metavar="PORT",
+    help="Port to listen on [default: LABS_PORT or 8000].",
+)
+@click.option(
+    "--reload/--no-reload", default=False, show_default=True, help="Restart when the code changes (development only)."
+)
 def serve(host: str | None, port: int | None, reload: bool) -> None:
     """Run the web app.
 
@@ -241,10 +246,14 @@ def users() -> None:
 
 @users.command("create")
 @click.option("--email", required=True, help="Login email address.")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="At least 10 characters; asked for when omitted (keeps it out of shell history).")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]),
-              help="What the account may do.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 10 characters; asked for when omitted (keeps it out of shell history).",
+)
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help="What the account may do.")
 @click.option("--name", default="", help="Display name [default: the part of the email before @].")
 def users_create(email: str, password: str, role: str, name: str) -> None:
     """Create an account.

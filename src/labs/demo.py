@@ -510,18 +510,37 @@ async def _first_meeting(demo: _Demo, community_id: int, when: datetime) -> _Mee
             "language": "nl",
             "starts_at": when,
             "agenda": [
-                {"title": "Welkom en kennismaking", "type": "discussion", "minutes": 15,
-                 "prompt": "Wie ben je, uit welke stad kom je, en welke wijkopgave neem je mee?"},
-                {"title": "Casus: buurtambassadeurs voor de warmtetransitie (Groningen)",
-                 "type": "case_presentation", "minutes": 25,
-                 "prompt": "Wat helpt deze aanpak vooruit (boosters) en wat remt haar (barrières)? "
-                           "Eén gedachte per briefje."},
-                {"title": "Wat kunnen wij hiervan overnemen?", "type": "brainstorm", "minutes": 20,
-                 "prompt": "Welk onderdeel zou in jouw stad of wijk werken, en wat moet je dan aanpassen?"},
-                {"title": "Stemronde: wat werken we uit?", "type": "voting", "minutes": 10,
-                 "prompt": "Je hebt drie stemmen. Met welke ideeën willen we de komende maanden verder?"},
-                {"title": "Reflectie en afspraken", "type": "reflection", "minutes": 15,
-                 "prompt": "Wat neem je mee naar huis, en wat doe je concreet vóór de volgende bijeenkomst?"},
+                {
+                    "title": "Welkom en kennismaking",
+                    "type": "discussion",
+                    "minutes": 15,
+                    "prompt": "Wie ben je, uit welke stad kom je, en welke wijkopgave neem je mee?",
+                },
+                {
+                    "title": "Casus: buurtambassadeurs voor de warmtetransitie (Groningen)",
+                    "type": "case_presentation",
+                    "minutes": 25,
+                    "prompt": "Wat helpt deze aanpak vooruit (boosters) en wat remt haar (barrières)? "
+                    "Eén gedachte per briefje.",
+                },
+                {
+                    "title": "Wat kunnen wij hiervan overnemen?",
+                    "type": "brainstorm",
+                    "minutes": 20,
+                    "prompt": "Welk onderdeel zou in jouw stad of wijk werken, en wat moet je dan aanpassen?",
+                },
+                {
+                    "title": "Stemronde: wat werken we uit?",
+                    "type": "voting",
+                    "minutes": 10,
+                    "prompt": "Je hebt drie stemmen. Met welke ideeën willen we de komende maanden verder?",
+                },
+                {
+                    "title": "Reflectie en afspraken",
+                    "type": "reflection",
+                    "minutes": 15,
+                    "prompt": "Wat neem je mee naar huis, en wat doe je concreet vóór de volgende bijeenkomst?",
+                },
             ],
         },
     )
@@ -533,46 +552,117 @@ async def _first_meeting(demo: _Demo, community_id: int, when: datetime) -> _Mee
 
     # Welcome
     await demo.note(m, "anouk", "Wij willen weten hoe je bewoners vasthoudt als de eerste subsidie op is.", "question")
-    await demo.note(m, "pieter", "In Zwolle zoeken we een aanpak voor Holtenbroek: veel huurders, weinig vertrouwen.", "insight")
-    await demo.note(m, "sofie", "Gent: leefstraten. Ik kom kijken hoe jullie bewoners de trekker laten zijn.", "insight")
+    await demo.note(
+        m, "pieter", "In Zwolle zoeken we een aanpak voor Holtenbroek: veel huurders, weinig vertrouwen.", "insight"
+    )
+    await demo.note(
+        m, "sofie", "Gent: leefstraten. Ik kom kijken hoe jullie bewoners de trekker laten zijn.", "insight"
+    )
 
     # Case presentation
     await demo.next(m, "sanne")
     await cases.share_case(rt, sanne, m.id, demo.cases["groningen"], "Anouk Bos, Gemeente Groningen")
     g = "groningen"
-    await demo.note(m, "pieter", "Buren vertrouwen buren: een ambassadeur uit de eigen straat komt binnen waar "
-                    "de gemeente niet binnenkomt.", "booster", case=g, key="trust")
-    await demo.note(m, "lotte", "Een betaalde coördinator (16 uur per week) houdt de vrijwilligers bij elkaar.",
-                    "booster", case=g, key="coordinator")
-    await demo.note(m, "hatice", "Bij VvE's duurt een besluit over isolatie maanden; ambassadeurs haken dan af.",
-                    "barrier", case=g, key="vve")
-    await demo.note(m, "karin", "De meeste mensen in mijn straat huren. Zonder de corporatie aan tafel kun je weinig.",
-                    "barrier", case=g, key="tenants")
-    await demo.note(m, "sofie", "Herkenbaar uit Gent: het werkt alleen als de buurt de agenda bepaalt, niet het "
-                    "energieloket.", "insight", case=g, key="agenda")
+    await demo.note(
+        m,
+        "pieter",
+        "Buren vertrouwen buren: een ambassadeur uit de eigen straat komt binnen waar de gemeente niet binnenkomt.",
+        "booster",
+        case=g,
+        key="trust",
+    )
+    await demo.note(
+        m,
+        "lotte",
+        "Een betaalde coördinator (16 uur per week) houdt de vrijwilligers bij elkaar.",
+        "booster",
+        case=g,
+        key="coordinator",
+    )
+    await demo.note(
+        m,
+        "hatice",
+        "Bij VvE's duurt een besluit over isolatie maanden; ambassadeurs haken dan af.",
+        "barrier",
+        case=g,
+        key="vve",
+    )
+    await demo.note(
+        m,
+        "karin",
+        "De meeste mensen in mijn straat huren. Zonder de corporatie aan tafel kun je weinig.",
+        "barrier",
+        case=g,
+        key="tenants",
+    )
+    await demo.note(
+        m,
+        "sofie",
+        "Herkenbaar uit Gent: het werkt alleen als de buurt de agenda bepaalt, niet het energieloket.",
+        "insight",
+        case=g,
+        key="agenda",
+    )
     await demo.note(m, "jeroen", "Hoe voorkom je dat ambassadeurs als verkopers worden gezien?", "question", case=g)
     spam = await demo.note(m, "gast", "Goedkope zonnepanelen? Bel 06-12345678, vandaag nog 20% korting!", "idea")
     await notes.moderate(rt, sanne, m.id, spam, "hide")
     await notes.moderate(rt, sanne, m.id, m.note_ids["trust"], "pin")
     trust, tenants = "Vertrouwen in de buurt", "Huurders en VvE's"
-    for key, cluster in (("trust", trust), ("coordinator", trust), ("agenda", trust), ("vve", tenants),
-                         ("tenants", tenants)):
+    for key, cluster in (
+        ("trust", trust),
+        ("coordinator", trust),
+        ("agenda", trust),
+        ("vve", tenants),
+        ("tenants", tenants),
+    ):
         await notes.cluster_note(rt, youssef, m.id, m.note_ids[key], cluster)
 
     # Brainstorm
     await demo.next(m, "sanne")
-    await demo.note(m, "pieter", "In Holtenbroek starten met vijf ambassadeurs, samen met de corporatie, en "
-                    "beginnen bij de huurders.", "idea", case=g, key="holtenbroek")
-    await demo.note(m, "hatice", "De corporatie betaalt mee aan de coördinator als haar huurders meedoen.",
-                    "idea", key="corporation")
-    await demo.note(m, "anouk", "Een warmte-ontbijt per portiek in plaats van een informatieavond in het buurthuis.",
-                    "idea", key="breakfast")
-    await demo.note(m, "lotte", "Studenten van de hogeschool als tijdelijke ambassadeurs in wijken waar nog niemand "
-                    "is.", "idea", key="students")
-    await demo.note(m, "bakker", "Ik ben 78 en wil best isoleren, maar niet weken mensen over de vloer.",
-                    "barrier", proxy_by="sanne", key="bakker")
-    await demo.note(m, "sofie", "Meet niet alleen geïsoleerde woningen, maar ook of buren elkaar beter kennen.",
-                    "insight", key="measure")
+    await demo.note(
+        m,
+        "pieter",
+        "In Holtenbroek starten met vijf ambassadeurs, samen met de corporatie, en beginnen bij de huurders.",
+        "idea",
+        case=g,
+        key="holtenbroek",
+    )
+    await demo.note(
+        m,
+        "hatice",
+        "De corporatie betaalt mee aan de coördinator als haar huurders meedoen.",
+        "idea",
+        key="corporation",
+    )
+    await demo.note(
+        m,
+        "anouk",
+        "Een warmte-ontbijt per portiek in plaats van een informatieavond in het buurthuis.",
+        "idea",
+        key="breakfast",
+    )
+    await demo.note(
+        m,
+        "lotte",
+        "Studenten van de hogeschool als tijdelijke ambassadeurs in wijken waar nog niemand is.",
+        "idea",
+        key="students",
+    )
+    await demo.note(
+        m,
+        "bakker",
+        "Ik ben 78 en wil best isoleren, maar niet weken mensen over de vloer.",
+        "barrier",
+        proxy_by="sanne",
+        key="bakker",
+    )
+    await demo.note(
+        m,
+        "sofie",
+        "Meet niet alleen geïsoleerde woningen, maar ook of buren elkaar beter kennen.",
+        "insight",
+        key="measure",
+    )
 
     # Vote
     await demo.next(m, "sanne")
@@ -592,8 +682,13 @@ async def _first_meeting(demo: _Demo, community_id: int, when: datetime) -> _Mee
 
     # Reflection
     await demo.next(m, "sanne")
-    await demo.note(m, "pieter", "Ik bespreek de aanpak met team Wijkgericht Werken en de corporatie in Zwolle.",
-                    "action", key="pieter_action")
+    await demo.note(
+        m,
+        "pieter",
+        "Ik bespreek de aanpak met team Wijkgericht Werken en de corporatie in Zwolle.",
+        "action",
+        key="pieter_action",
+    )
     await demo.note(m, "anouk", "Ik stuur het trainingsmateriaal voor ambassadeurs naar Zwolle.", "action")
     await demo.note(m, "sanne", "Volgende keer: terugkoppeling uit Zwolle, en de casus Rotterdam.", "action")
     await demo.note(m, "karin", "Fijn dat bewoners hier gewoon aan tafel zitten.", "insight")
@@ -619,16 +714,36 @@ async def _second_meeting(demo: _Demo, community_id: int, when: datetime) -> _Me
             "language": "en",
             "starts_at": when,
             "agenda": [
-                {"title": "Check-in: one thing that changed since the first meeting", "type": "reflection",
-                 "minutes": 10, "prompt": "What did you try, hear or change since we last met?"},
-                {"title": "Case: the Rotterdam neighbourhood agreement", "type": "case_presentation",
-                 "minutes": 20, "prompt": "What would make this work, or fail, in your city?"},
-                {"title": "Case: living streets in Ghent", "type": "case_presentation", "minutes": 20,
-                 "prompt": "Boosters and barriers: one per note."},
-                {"title": "Who gets a voice, and who is missing?", "type": "discussion", "minutes": 25,
-                 "prompt": "Which groups are absent when neighbourhoods decide together? How would you reach them?"},
-                {"title": "Closing: commitments", "type": "reflection", "minutes": 10,
-                 "prompt": "One thing you will do in the next two months."},
+                {
+                    "title": "Check-in: one thing that changed since the first meeting",
+                    "type": "reflection",
+                    "minutes": 10,
+                    "prompt": "What did you try, hear or change since we last met?",
+                },
+                {
+                    "title": "Case: the Rotterdam neighbourhood agreement",
+                    "type": "case_presentation",
+                    "minutes": 20,
+                    "prompt": "What would make this work, or fail, in your city?",
+                },
+                {
+                    "title": "Case: living streets in Ghent",
+                    "type": "case_presentation",
+                    "minutes": 20,
+                    "prompt": "Boosters and barriers: one per note.",
+                },
+                {
+                    "title": "Who gets a voice, and who is missing?",
+                    "type": "discussion",
+                    "minutes": 25,
+                    "prompt": "Which groups are absent when neighbourhoods decide together? How would you reach them?",
+                },
+                {
+                    "title": "Closing: commitments",
+                    "type": "reflection",
+                    "minutes": 10,
+                    "prompt": "One thing you will do in the next two months.",
+                },
             ],
         },
     )
@@ -637,37 +752,62 @@ async def _second_meeting(demo: _Demo, community_id: int, when: datetime) -> _Me
     m.session = await sessions.start(rt, youssef, session.id)
     await demo.join(m, "anouk", "pieter", "mads", "ane", "noor", "thomas", "femke", "ruben", "sofie")
 
-    await demo.note(m, "pieter", "Zwolle is drafting a pilot based on the Groningen ambassadors. Housing "
-                    "association on board!", "insight")
-    await demo.note(m, "mads", "In Aarhus we held walk-and-talks instead of meetings: far more tenants came.", "insight")
+    await demo.note(
+        m,
+        "pieter",
+        "Zwolle is drafting a pilot based on the Groningen ambassadors. Housing association on board!",
+        "insight",
+    )
+    await demo.note(
+        m, "mads", "In Aarhus we held walk-and-talks instead of meetings: far more tenants came.", "insight"
+    )
 
     await demo.next(m, "youssef")
     await cases.share_case(rt, youssef, m.id, demo.cases["rotterdam"], "Noor, wijkraad")
     r = "rotterdam"
     await demo.note(m, "thomas", "A real budget of their own makes residents take it seriously.", "booster", case=r)
-    await demo.note(m, "noor", "As a council member I spend ten hours a week on this, unpaid.", "barrier", case=r,
-                    key="overload")
-    await demo.note(m, "femke", "Does the city council accept decisions by the neighbourhood council? Who is "
-                    "accountable?", "question", case=r)
-    await demo.note(m, "ane", "In Bilbao the planning table works because its mandate is written down.", "insight",
-                    case=r)
+    await demo.note(
+        m, "noor", "As a council member I spend ten hours a week on this, unpaid.", "barrier", case=r, key="overload"
+    )
+    await demo.note(
+        m,
+        "femke",
+        "Does the city council accept decisions by the neighbourhood council? Who is accountable?",
+        "question",
+        case=r,
+    )
+    await demo.note(
+        m, "ane", "In Bilbao the planning table works because its mandate is written down.", "insight", case=r
+    )
 
     await demo.next(m, "youssef")
     await cases.share_case(rt, youssef, m.id, demo.cases["gent"], "Sofie Claes, Stad Gent")
     await cases.share_case(rt, youssef, m.id, demo.cases["aarhus"], "Mads Sørensen")
-    await demo.note(m, "sofie", "The request has to come from residents. The city only coaches.", "booster",
-                    case="gent")
+    await demo.note(
+        m, "sofie", "The request has to come from residents. The city only coaches.", "booster", case="gent"
+    )
     await demo.note(m, "ruben", "Shops at the corner fear losing customers who come by car.", "barrier", case="gent")
-    await demo.note(m, "mads", "Combine a living street with rain gardens: two problems, one street.", "idea",
-                    case="aarhus")
+    await demo.note(
+        m, "mads", "Combine a living street with rain gardens: two problems, one street.", "idea", case="aarhus"
+    )
 
     await demo.next(m, "youssef")
-    await demo.note(m, "noor", "Young people and newcomers are missing. Meetings at 8 pm don't suit them.",
-                    "insight", key="missing")
-    await demo.note(m, "femke", "Tenants with little Dutch hardly ever join. Translate, or work with "
-                    "community organisations.", "insight")
-    await demo.note(m, "thomas", "Antwerp could send two people to follow the Rotterdam neighbourhood council "
-                    "for a month.", "idea", key="exchange")
+    await demo.note(
+        m, "noor", "Young people and newcomers are missing. Meetings at 8 pm don't suit them.", "insight", key="missing"
+    )
+    await demo.note(
+        m,
+        "femke",
+        "Tenants with little Dutch hardly ever join. Translate, or work with community organisations.",
+        "insight",
+    )
+    await demo.note(
+        m,
+        "thomas",
+        "Antwerp could send two people to follow the Rotterdam neighbourhood council for a month.",
+        "idea",
+        key="exchange",
+    )
     await demo.note(m, "youssef", "Parked: how do we pay residents for their time?", "question")
     await notes.cluster_note(rt, sanne, m.id, m.note_ids["missing"], "Who is missing")
 
@@ -698,17 +838,37 @@ async def _third_meeting(demo: _Demo, community_id: int) -> _Meeting:
             "language": "nl",
             "starts_at": when,
             "agenda": [
-                {"title": "Terugblik: wat is er sinds de vorige keer gebeurd?", "type": "reflection", "minutes": 10,
-                 "prompt": "Noem één ding dat je hebt geprobeerd, gehoord of veranderd."},
-                {"title": "Casus: Warm Holtenbroek (Zwolle), geleerd van Groningen", "type": "case_presentation",
-                 "minutes": 20, "prompt": "Wat is er aangepast ten opzichte van Groningen, en waarom?"},
-                {"title": "Wat heb je nodig om een praktijk over te nemen?", "type": "brainstorm", "minutes": 25,
-                 "prompt": "Denk aan een praktijk uit een andere stad die je zou willen overnemen. Wat heb je "
-                           "nodig: mensen, geld, regels, kennis? Eén idee per briefje."},
-                {"title": "Stemronde: onze agenda voor volgend jaar", "type": "voting", "minutes": 10,
-                 "prompt": "Je hebt drie stemmen. Waar gaan we als leergemeenschap mee verder?"},
-                {"title": "Afsluiting en afspraken", "type": "reflection", "minutes": 10,
-                 "prompt": "Wat doe jij vóór de volgende bijeenkomst?"},
+                {
+                    "title": "Terugblik: wat is er sinds de vorige keer gebeurd?",
+                    "type": "reflection",
+                    "minutes": 10,
+                    "prompt": "Noem één ding dat je hebt geprobeerd, gehoord of veranderd.",
+                },
+                {
+                    "title": "Casus: Warm Holtenbroek (Zwolle), geleerd van Groningen",
+                    "type": "case_presentation",
+                    "minutes": 20,
+                    "prompt": "Wat is er aangepast ten opzichte van Groningen, en waarom?",
+                },
+                {
+                    "title": "Wat heb je nodig om een praktijk over te nemen?",
+                    "type": "brainstorm",
+                    "minutes": 25,
+                    "prompt": "Denk aan een praktijk uit een andere stad die je zou willen overnemen. Wat heb je "
+                    "nodig: mensen, geld, regels, kennis? Eén idee per briefje.",
+                },
+                {
+                    "title": "Stemronde: onze agenda voor volgend jaar",
+                    "type": "voting",
+                    "minutes": 10,
+                    "prompt": "Je hebt drie stemmen. Waar gaan we als leergemeenschap mee verder?",
+                },
+                {
+                    "title": "Afsluiting en afspraken",
+                    "type": "reflection",
+                    "minutes": 10,
+                    "prompt": "Wat doe jij vóór de volgende bijeenkomst?",
+                },
             ],
         },
     )
@@ -717,18 +877,22 @@ async def _third_meeting(demo: _Demo, community_id: int) -> _Meeting:
     m.session = await sessions.start(rt, sanne, session.id)
     await demo.join(m, "pieter", "anouk", "hatice", "daan", "ilse", "mirjam")
 
-    await demo.note(m, "anouk", "We hebben in Paddepoel een wandelgesprek geprobeerd: drie keer zoveel huurders.",
-                    "insight")
-    await demo.note(m, "daan", "Utrecht kijkt naar de factsheet met boosters en barrières voor de beweegroute.",
-                    "insight")
+    await demo.note(
+        m, "anouk", "We hebben in Paddepoel een wandelgesprek geprobeerd: drie keer zoveel huurders.", "insight"
+    )
+    await demo.note(
+        m, "daan", "Utrecht kijkt naar de factsheet met boosters en barrières voor de beweegroute.", "insight"
+    )
 
     await demo.next(m, "sanne")
     await cases.share_case(rt, sanne, m.id, demo.cases["zwolle"], "Pieter van Dam, Gemeente Zwolle")
     z = "zwolle"
-    await demo.note(m, "hatice", "Dat wij als corporatie meebetalen, maakte huurders minder wantrouwig.", "booster",
-                    case=z)
-    await demo.note(m, "mirjam", "Als bewoner werd ik ambassadeur omdat mijn buurvrouw het ook deed.", "booster",
-                    case=z)
+    await demo.note(
+        m, "hatice", "Dat wij als corporatie meebetalen, maakte huurders minder wantrouwig.", "booster", case=z
+    )
+    await demo.note(
+        m, "mirjam", "Als bewoner werd ik ambassadeur omdat mijn buurvrouw het ook deed.", "booster", case=z
+    )
     await demo.note(m, "ilse", "Hoe houden jullie de ambassadeurs vast na de pilot?", "question", case=z)
     await demo.note(m, "pieter", "Eigenaar-bewoners in gemengde complexen blijven achter.", "barrier", case=z)
 

@@ -209,9 +209,7 @@ def _aware(dt: datetime, tz: tzinfo | None) -> datetime:
     return dt.astimezone(tz or DEFAULT_TIMEZONE)
 
 
-def format_datetime(
-    dt: datetime | None, lang: str | None, format: str = "medium", tz: tzinfo | None = None
-) -> str:
+def format_datetime(dt: datetime | None, lang: str | None, format: str = "medium", tz: tzinfo | None = None) -> str:
     """``dt`` in the local time zone, e.g. ``21 nov 2025, 14:05:00`` (format: short/medium/long/full
     or a Babel pattern). None gives an empty string."""
     if dt is None:
@@ -219,9 +217,7 @@ def format_datetime(
     return babel_dates.format_datetime(_aware(dt, tz), format=format, locale=babel_locale(lang))
 
 
-def format_date(
-    d: date | datetime | None, lang: str | None, format: str = "medium", tz: tzinfo | None = None
-) -> str:
+def format_date(d: date | datetime | None, lang: str | None, format: str = "medium", tz: tzinfo | None = None) -> str:
     """The (local) date of ``d``, e.g. ``21 Nov 2025`` / ``21 nov 2025``."""
     if d is None:
         return ""
@@ -230,9 +226,7 @@ def format_date(
     return babel_dates.format_date(d, format=format, locale=babel_locale(lang))
 
 
-def format_time(
-    t: time | datetime | None, lang: str | None, format: str = "short", tz: tzinfo | None = None
-) -> str:
+def format_time(t: time | datetime | None, lang: str | None, format: str = "short", tz: tzinfo | None = None) -> str:
     """The (local) time of ``t``, e.g. ``14:05``."""
     if t is None:
         return ""
@@ -286,16 +280,12 @@ def _datetime_filter(context: jinja2.runtime.Context, value: datetime | None, fo
 
 
 @jinja2.pass_context
-def _date_filter(
-    context: jinja2.runtime.Context, value: date | datetime | None, format: str = "medium"
-) -> str:
+def _date_filter(context: jinja2.runtime.Context, value: date | datetime | None, format: str = "medium") -> str:
     return format_date(value, context_lang(context), format)
 
 
 @jinja2.pass_context
-def _time_filter(
-    context: jinja2.runtime.Context, value: time | datetime | None, format: str = "short"
-) -> str:
+def _time_filter(context: jinja2.runtime.Context, value: time | datetime | None, format: str = "short") -> str:
     return format_time(value, context_lang(context), format)
 
 

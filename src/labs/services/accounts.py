@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from labs.auth import (
     ACCOUNT_TOKEN_PREFIX,
+    MIN_PASSWORD_LENGTH,
     hash_password,
     new_token,
     password_problem,
@@ -45,9 +46,14 @@ async def create(
         role_value = Role(role)
     except ValueError:
         allowed = ", ".join(r.value for r in Role)
-        raise Invalid(f"Unknown role {role!r}; allowed: {allowed}.", {"role": f"Choose one of: {allowed}."})
+        raise Invalid(
+            "Unknown role %(role)r; allowed: %(allowed)s.",
+            {"role": "Choose one of: %(allowed)s."},
+            role=role,
+            allowed=allowed,
+        )
     if problem := password_problem(password or ""):
-        raise Invalid(f"The password {problem}.", {"password": f"The password {problem}."})
+        raise Invalid(problem, {"password": problem}, n=MIN_PASSWORD_LENGTH)
     name = (display_name or "").strip()[:120] or email.split("@")[0]
     async with rt.db.write() as db:
         if first_admin and await db.scalar(select(func.count()).select_from(Account)):

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from labs import events
 from labs.errors import Conflict, Forbidden, Invalid, NotFound
 from labs.events import Actor
+from labs.i18n import N_
 from labs.models import Account, Activity, Case, CaseShare, CaseStage, Outcome, Role, SessionStatus
 from labs.runtime import Runtime
 from labs.services.sessions import _choice, _text, load_for
@@ -101,13 +102,9 @@ def _sdgs(value: Any) -> list[int]:
                 raise ValueError
             goal = int(str(item).strip()) if not isinstance(item, int) else item
         except (TypeError, ValueError):
-            raise Invalid(
-                f"SDG {item!r} is not a number; use 1 to 17.", {"sdgs": "Numbers from 1 to 17."}
-            ) from None
+            raise Invalid(f"SDG {item!r} is not a number; use 1 to 17.", {"sdgs": "Numbers from 1 to 17."}) from None
         if goal not in SDG_RANGE:
-            raise Invalid(
-                f"There is no SDG {goal}; the goals are numbered 1 to 17.", {"sdgs": "Numbers from 1 to 17."}
-            )
+            raise Invalid(f"There is no SDG {goal}; the goals are numbered 1 to 17.", {"sdgs": "Numbers from 1 to 17."})
         goals.add(goal)
     return sorted(goals)
 
@@ -141,7 +138,7 @@ def _topics(value: Any) -> list[str]:
 
 
 def _url(value: Any) -> str | None:
-    url = _text(value, "url", "The link", MAX_URL)
+    url = _text(value, "url", N_("The link"), MAX_URL)
     if url and not url.lower().startswith(("http://", "https://")):
         raise Invalid("The link must start with http:// or https://.", {"url": "Start with https://."})
     return url or None
@@ -149,16 +146,16 @@ def _url(value: Any) -> str | None:
 
 def _fields(data: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "title": _text(data.get("title"), "title", "The title", MAX_TITLE, required=True),
-        "summary": _text(data.get("summary"), "summary", "The summary", MAX_TEXT),
-        "city": _text(data.get("city"), "city", "The city", MAX_CITY, required=True),
+        "title": _text(data.get("title"), "title", N_("The title"), MAX_TITLE, required=True),
+        "summary": _text(data.get("summary"), "summary", N_("The summary"), MAX_TEXT),
+        "city": _text(data.get("city"), "city", N_("The city"), MAX_CITY, required=True),
         "country": _country(data.get("country")),
         "sdgs": _sdgs(data.get("sdgs")),
         "topics": _topics(data.get("topics")),
         "stage": _choice(CaseStage, data.get("stage") or "idea", "stage"),
-        "boosters": _text(data.get("boosters"), "boosters", "The boosters", MAX_TEXT),
-        "barriers": _text(data.get("barriers"), "barriers", "The barriers", MAX_TEXT),
-        "organisation": _text(data.get("organisation"), "organisation", "The organisation", 200) or None,
+        "boosters": _text(data.get("boosters"), "boosters", N_("The boosters"), MAX_TEXT),
+        "barriers": _text(data.get("barriers"), "barriers", N_("The barriers"), MAX_TEXT),
+        "organisation": _text(data.get("organisation"), "organisation", N_("The organisation"), 200) or None,
         "url": _url(data.get("url")),
     }
 
@@ -196,9 +193,7 @@ def _filters(filters: Mapping[str, Any] | None, extra: Mapping[str, Any]) -> dic
     merged = {**(filters or {}), **extra}
     unknown = set(merged) - {"city", "sdg", "topic", "q", "stage", "country"}
     if unknown:
-        raise Invalid(
-            f"Unknown case filter {sorted(unknown)[0]!r}; allowed: city, sdg, topic, q, stage, country."
-        )
+        raise Invalid(f"Unknown case filter {sorted(unknown)[0]!r}; allowed: city, sdg, topic, q, stage, country.")
     return {key: value for key, value in merged.items() if value not in (None, "")}
 
 
@@ -316,7 +311,7 @@ async def share_case(
 ) -> CaseShare:
     """Present a case in a session the account runs. Without activity_id it goes with the
     current activity. Notes can then be about this case."""
-    name = _text(presenter, "presenter", "The presenter's name", MAX_PRESENTER) or None
+    name = _text(presenter, "presenter", N_("The presenter's name"), MAX_PRESENTER) or None
     async with events.change(rt) as tx:
         session = await load_for(tx.db, session_id, account)
         if session.status is SessionStatus.closed:
@@ -327,17 +322,13 @@ async def share_case(
         else:
             activity = await tx.db.get(Activity, _int(activity_id, "activity_id"))
             if activity is None or activity.session_id != session_id:
-                raise Invalid(
-                    "That activity is not part of this session.", {"activity_id": "Unknown activity."}
-                )
+                raise Invalid("That activity is not part of this session.", {"activity_id": "Unknown activity."})
             activity_id = activity.id
         twice = await tx.db.scalar(
             select(CaseShare.id).where(
                 CaseShare.session_id == session_id,
                 CaseShare.case_id == case.id,
-                CaseShare.activity_id.is_(None)
-                if activity_id is None
-                else CaseShare.activity_id == activity_id,
+                CaseShare.activity_id.is_(None) if activity_id is None else CaseShare.activity_id == activity_id,
             )
         )
         if twice:
@@ -362,9 +353,7 @@ async def derive_case(
             raise NotFound("No such outcome.")
         inherited = {"sdgs": original.sdgs, "topics": original.topics}
         fields = _fields({**inherited, **{k: v for k, v in data.items() if v not in (None, "")}})
-        case = Case(
-            **fields, derived_from_id=original.id, from_outcome_id=outcome.id, created_by_id=account.id
-        )
+        case = Case(**fields, derived_from_id=original.id, from_outcome_id=outcome.id, created_by_id=account.id)
         tx.db.add(case)
         await tx.db.flush()
         if outcome.session_id is not None:

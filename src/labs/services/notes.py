@@ -54,7 +54,7 @@ def _body(value: Any) -> str:
     if not body:
         raise Invalid("A note needs some text.", {"body": "Write something first."})
     if len(body) > MAX_BODY:
-        raise Invalid(f"A note is at most {MAX_BODY} characters.", {"body": f"At most {MAX_BODY} characters."})
+        raise Invalid("A note is at most %(n)s characters.", {"body": "At most %(n)s characters."}, n=MAX_BODY)
     return body
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from labs import events
 from labs.errors import Conflict, Invalid, NotFound
 from labs.events import Actor
+from labs.i18n import N_
 from labs.models import (
     Account,
     Case,
@@ -104,16 +105,14 @@ def _fields(data: Mapping[str, Any]) -> dict[str, Any]:
         raise Invalid(f"Say what kind of outcome this is: {allowed}.", {"kind": f"Choose one of: {allowed}."})
     return {
         "kind": _choice(OutcomeKind, data.get("kind"), "kind"),
-        "title": _text(data.get("title"), "title", "The title", MAX_TITLE, required=True),
-        "what_changed": _text(
-            data.get("what_changed"), "what_changed", "What changed", MAX_TEXT, required=True
-        ),
-        "who": _text(data.get("who"), "who", "Who changed", 200),
+        "title": _text(data.get("title"), "title", N_("The title"), MAX_TITLE, required=True),
+        "what_changed": _text(data.get("what_changed"), "what_changed", N_("What changed"), MAX_TEXT, required=True),
+        "who": _text(data.get("who"), "who", N_("Who changed"), 200),
         "when_on": _date(data.get("when_on"), "when_on", "When it happened"),
-        "where": _text(data.get("where"), "where", "Where", 120) or None,
-        "significance": _text(data.get("significance"), "significance", "The significance", MAX_TEXT),
-        "contribution": _text(data.get("contribution"), "contribution", "The contribution", MAX_TEXT),
-        "evidence": _text(data.get("evidence"), "evidence", "The evidence", MAX_TEXT),
+        "where": _text(data.get("where"), "where", N_("Where"), 120) or None,
+        "significance": _text(data.get("significance"), "significance", N_("The significance"), MAX_TEXT),
+        "contribution": _text(data.get("contribution"), "contribution", N_("The contribution"), MAX_TEXT),
+        "evidence": _text(data.get("evidence"), "evidence", N_("The evidence"), MAX_TEXT),
     }
 
 
@@ -139,15 +138,11 @@ def _sources(sources: Mapping[str, Any] | None, data: Mapping[str, Any]) -> dict
     given = sources if sources is not None else {k: data.get(k) for k in SOURCE_KINDS}
     unknown = set(given) - set(SOURCE_KINDS)
     if unknown:
-        raise Invalid(
-            f"Unknown source {sorted(unknown)[0]!r}; sources are note_ids, cluster_ids and case_ids."
-        )
+        raise Invalid(f"Unknown source {sorted(unknown)[0]!r}; sources are note_ids, cluster_ids and case_ids.")
     return {kind: _ids(given.get(kind), kind) for kind in SOURCE_KINDS}
 
 
-async def _check_sources(
-    db: AsyncSession, ids: dict[str, list[int]], session_ids: set[int]
-) -> list[OutcomeSource]:
+async def _check_sources(db: AsyncSession, ids: dict[str, list[int]], session_ids: set[int]) -> list[OutcomeSource]:
     """Notes and clusters must come from the outcome's session (or its community's sessions);
     hidden or deleted notes stay out of the record."""
     rows: list[OutcomeSource] = []
@@ -245,14 +240,10 @@ async def record_outcome(
                 raise NotFound("No such community.")
             own_session, community_id = None, community.id
             session_ids = set(
-                (
-                    await tx.db.scalars(select(LabSession.id).where(LabSession.community_id == community.id))
-                ).all()
+                (await tx.db.scalars(select(LabSession.id).where(LabSession.community_id == community.id))).all()
             )
         rows = await _check_sources(tx.db, ids, session_ids)
-        outcome = Outcome(
-            **fields, session_id=own_session, community_id=community_id, created_by_id=account.id
-        )
+        outcome = Outcome(**fields, session_id=own_session, community_id=community_id, created_by_id=account.id)
         tx.db.add(outcome)
         await tx.db.flush()
         for row in rows:
@@ -279,17 +270,13 @@ async def add_follow_up(
         if assigned_to_id not in (None, ""):
             person = await tx.db.get(Account, _int(assigned_to_id, "assigned_to_id"))
             if person is None or not person.active:
-                raise Invalid(
-                    "No active account to assign this follow-up to.", {"assigned_to_id": "Unknown account."}
-                )
+                raise Invalid("No active account to assign this follow-up to.", {"assigned_to_id": "Unknown account."})
             assignee = person.id
         follow_up = FollowUp(outcome_id=outcome.id, due_on=due, assigned_to_id=assignee)
         tx.db.add(follow_up)
         await tx.db.flush()
         if outcome.session_id is not None:
-            await tx.emit(
-                outcome.session_id, "follow_up.planned", follow_up_data(follow_up), Actor.account(account.id)
-            )
+            await tx.emit(outcome.session_id, "follow_up.planned", follow_up_data(follow_up), Actor.account(account.id))
     return follow_up
 
 
@@ -300,10 +287,8 @@ async def complete_follow_up(
     you like). The assignee may do this too."""
     result = _choice(FollowUpStatus, status or "done", "status")
     if result is FollowUpStatus.planned:
-        raise Invalid(
-            "A follow-up is completed as done or cancelled.", {"status": "Choose done or cancelled."}
-        )
-    text = _text(findings, "findings", "What you found", MAX_TEXT, required=result is FollowUpStatus.done)
+        raise Invalid("A follow-up is completed as done or cancelled.", {"status": "Choose done or cancelled."})
+    text = _text(findings, "findings", N_("What you found"), MAX_TEXT, required=result is FollowUpStatus.done)
     async with events.change(rt) as tx:
         follow_up = await tx.db.get(FollowUp, _int(follow_up_id, "follow_up_id"))
         if follow_up is None:
@@ -380,9 +365,7 @@ async def outcomes_from(
 
 async def follow_ups_of(rt: Runtime, outcome_id: int) -> list[FollowUp]:
     async with rt.db.read() as db:
-        rows = await db.scalars(
-            select(FollowUp).where(FollowUp.outcome_id == outcome_id).order_by(FollowUp.due_on)
-        )
+        rows = await db.scalars(select(FollowUp).where(FollowUp.outcome_id == outcome_id).order_by(FollowUp.due_on))
         return list(rows.all())
 
 

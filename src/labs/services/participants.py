@@ -10,6 +10,7 @@ from labs import events, ratelimit
 from labs.auth import PARTICIPANT_TOKEN_PREFIX, new_token, token_digest
 from labs.errors import Gone, Invalid, NotFound, RateLimited
 from labs.events import Actor
+from labs.i18n import N_
 from labs.models import Account, Consent, ConsentRecord, LabSession, Participant, Sector, SessionStatus
 from labs.runtime import Runtime
 from labs.services.sessions import _choice, _text, load_for, normalise_code
@@ -34,12 +35,12 @@ def _fields(data: dict[str, Any]) -> dict[str, Any]:
     if not name:
         raise Invalid("Your name is required.", {"display_name": "Enter the name others will see."})
     if len(name) > MAX_NAME:
-        raise Invalid(f"Names are at most {MAX_NAME} characters.", {"display_name": f"At most {MAX_NAME} characters."})
+        raise Invalid("Names are at most %(n)s characters.", {"display_name": "At most %(n)s characters."}, n=MAX_NAME)
     sector = data.get("sector") or None
     return {
         "display_name": name,
-        "organisation": _text(data.get("organisation"), "organisation", "The organisation", 120) or None,
-        "city": _text(data.get("city"), "city", "The city", 120) or None,
+        "organisation": _text(data.get("organisation"), "organisation", N_("The organisation"), 120) or None,
+        "city": _text(data.get("city"), "city", N_("The city"), 120) or None,
         "sector": _choice(Sector, sector, "sector") if sector else None,
         "consent": _choice(Consent, data.get("consent"), "consent") if data.get("consent") else _no_consent(),
     }

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from labs import events
 from labs.errors import Conflict, Invalid, NotFound
 from labs.events import Actor
-from labs.i18n import DEFAULT_TIMEZONE
+from labs.i18n import DEFAULT_TIMEZONE, N_
 from labs.models import (
     Account,
     Activity,
@@ -182,9 +182,14 @@ def session_data(session: LabSession) -> dict[str, Any]:
 def _text(value: Any, field: str, label: str, limit: int, *, required: bool = False) -> str:
     text = str(value or "").strip()
     if required and not text:
-        raise Invalid(f"{label} is required.", {field: f"{label} is required."})
+        raise Invalid("%(label)s is required.", {field: "%(label)s is required."}, label=label)
     if len(text) > limit:
-        raise Invalid(f"{label} is longer than {limit} characters.", {field: f"At most {limit} characters."})
+        raise Invalid(
+            "%(label)s is longer than %(limit)s characters.",
+            {field: "At most %(limit)s characters."},
+            label=label,
+            limit=limit,
+        )
     return text
 
 
@@ -193,7 +198,13 @@ def _choice(enum_cls: Any, value: Any, field: str) -> Any:
         return enum_cls(value)
     except ValueError:
         allowed = ", ".join(m.value for m in enum_cls)
-        raise Invalid(f"Unknown {field} {value!r}; allowed: {allowed}.", {field: f"Choose one of: {allowed}."})
+        raise Invalid(
+            "Unknown %(field)s %(value)r; allowed: %(allowed)s.",
+            {field: "Choose one of: %(allowed)s."},
+            field=field,
+            value=value,
+            allowed=allowed,
+        )
 
 
 def _minutes(value: Any) -> int:
@@ -208,8 +219,8 @@ def _minutes(value: Any) -> int:
 
 def _activity_fields(item: dict[str, Any]) -> dict[str, Any]:
     return {
-        "title": _text(item.get("title"), "title", "The activity title", MAX_TITLE, required=True),
-        "prompt": _text(item.get("prompt"), "prompt", "The prompt", MAX_PROMPT),
+        "title": _text(item.get("title"), "title", N_("The activity title"), MAX_TITLE, required=True),
+        "prompt": _text(item.get("prompt"), "prompt", N_("The prompt"), MAX_PROMPT),
         "minutes": _minutes(item.get("minutes")),
         "type": _choice(ActivityType, item.get("type") or "brainstorm", "type"),
     }
@@ -228,10 +239,10 @@ def _parse_when(value: Any) -> datetime | None:
 
 def _session_fields(data: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "title": _text(data.get("title"), "title", "The title", MAX_TITLE, required=True),
-        "description": _text(data.get("description"), "description", "The description", 5000),
+        "title": _text(data.get("title"), "title", N_("The title"), MAX_TITLE, required=True),
+        "description": _text(data.get("description"), "description", N_("The description"), 5000),
         "kind": _choice(SessionKind, data.get("kind") or "workshop", "kind"),
-        "city": _text(data.get("city"), "city", "The city", 120) or None,
+        "city": _text(data.get("city"), "city", N_("The city"), 120) or None,
         "language": _choice_lang(data.get("language")),
         "starts_at": _parse_when(data.get("starts_at")),
     }

@@ -80,7 +80,7 @@ async def cast(rt: Runtime, participant: Participant, note_id: int) -> dict[str,
             raise NotFound("No such note.")
         used = await _used(tx.db, vote_round.id, participant.id)
         if used >= vote_round.votes_per_participant:
-            raise Conflict(f"You have used all {vote_round.votes_per_participant} votes.")
+            raise Conflict("You have used all %(n)s votes.", n=vote_round.votes_per_participant)
         tx.db.add(Vote(round_id=vote_round.id, note_id=note_id, participant_id=participant.id))
         # Who voted for what stays out of the public event until reveal: only counts leave.
         data = {

@@ -16,6 +16,7 @@ from litestar.utils.scope.state import ScopeState
 
 from labs import i18n
 from labs.auth import Identity
+from labs.errors import Text
 from labs.settings import get_settings
 
 LANG_COOKIE = "labs_lang"
@@ -66,15 +67,19 @@ def page(
     # Messages and field errors come from services in English; the catalog holds their translations.
     lang = ctx["lang"]
     if ctx.get("messages"):
-        ctx["messages"] = [(level, i18n.gettext(lang, text)) for level, text in ctx["messages"]]
+        ctx["messages"] = [(level, translate(lang, text)) for level, text in ctx["messages"]]
     if isinstance(ctx.get("errors"), dict):
-        ctx["errors"] = {k: i18n.gettext(lang, v) if isinstance(v, str) else v for k, v in ctx["errors"].items()}
+        ctx["errors"] = {k: translate(lang, v) if isinstance(v, str) else v for k, v in ctx["errors"].items()}
     for key in ("message", "agenda_error"):
         if isinstance(ctx.get(key), str):
-            ctx[key] = i18n.gettext(lang, ctx[key])
+            ctx[key] = translate(lang, ctx[key])
     if block and request.headers.get("hx-request") == "true":
         return html(render_block(environment(), template, block, ctx), status_code, headers)
     return html(environment().get_template(template).render(ctx), status_code, headers)
+
+
+def translate(lang: str, text: str) -> str:
+    return text.in_language(lang) if isinstance(text, Text) else i18n.gettext(lang, text)
 
 
 def fragment(template: str, block: str, **context: Any) -> str:
