@@ -28,7 +28,11 @@ class Bucket:
         self._state = {k: v for k, v in self._state.items() if now - v[1] < full_after}
 
 
-# Posting: bursts of 20, then one note every 2 seconds on average.
-notes = Bucket(capacity=20, per_second=0.5)
-# Joining: failed codes are what a guesser produces; 10 tries, then one every 6 seconds.
-failed_joins = Bucket(capacity=10, per_second=1 / 6)
+@dataclass
+class Limits:
+    """The buckets of one running app (kept per process)."""
+
+    # Posting: bursts of 20, then one note every 2 seconds on average.
+    notes: Bucket = field(default_factory=lambda: Bucket(capacity=20, per_second=0.5))
+    # Joining: failed codes are what a guesser produces; 10 tries, then one every 6 seconds.
+    failed_joins: Bucket = field(default_factory=lambda: Bucket(capacity=10, per_second=1 / 6))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labs.db import Database
+from labs.ratelimit import Limits
 from labs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class Runtime:
     settings: Settings
     db: Database
     publisher: Publisher = field(default=_nowhere)
+    limits: Limits = field(default_factory=Limits)
 
     async def publish(self, session_id: int, event: dict[str, Any]) -> None:
         # A failed publish must not fail the (already committed) change: clients fill gaps from the db.

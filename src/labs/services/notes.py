@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import events, ratelimit
+from labs import events
 from labs.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from labs.events import Actor
 from labs.models import (
@@ -104,7 +104,7 @@ async def post(
         return found[1], None
     body = _body(data.get("body"))
     kind = _choice(NoteKind, data.get("kind") or "idea", "kind")
-    if participant is not None and not ratelimit.notes.take(f"p{participant.id}"):
+    if participant is not None and not rt.limits.notes.take(f"p{participant.id}"):
         raise RateLimited("You are posting very fast. Wait a few seconds.")
     try:
         async with events.change(rt) as tx:

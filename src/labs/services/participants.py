@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labs import events, ratelimit
+from labs import events
 from labs.auth import PARTICIPANT_TOKEN_PREFIX, new_token, token_digest
 from labs.errors import Gone, Invalid, NotFound, RateLimited
 from labs.events import Actor
@@ -59,7 +59,7 @@ async def join(rt: Runtime, code: str, data: dict[str, Any], client: str) -> tup
     async with rt.db.read() as db:
         session = await db.scalar(select(LabSession).where(LabSession.join_code == code)) if code else None
     if session is None:
-        if not ratelimit.failed_joins.take(client):
+        if not rt.limits.failed_joins.take(client):
             raise RateLimited("Too many attempts. Wait a minute and try again.")
         raise NotFound(
             "There is no session with this code. Check the code on the screen.", {"join_code": "Unknown code."}
