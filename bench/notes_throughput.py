@@ -46,7 +46,7 @@ from _common import (
     table,
 )
 
-BURST, REFILL = 20, 0.5  # labs.ratelimit.notes
+BURST, REFILL = 20, 0.5  # labs.ratelimit.Limits.notes
 ASSUMED_MAX_RATE = 1000  # notes/s the default participant pool is sized for
 
 
