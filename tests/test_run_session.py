@@ -468,3 +468,18 @@ async def test_errors_on_pages_speak_the_readers_language(client: AsyncTestClien
     api = await client.post("/api/v1/join", json={"join_code": session["join_code"], "display_name": "x" * 61,
                                                   "consent": "named"})
     assert api.json()["detail"] == "Names are at most 60 characters."
+
+
+async def test_a_resend_is_answered_with_the_first_note_even_after_close(client: AsyncTestClient[Any], rt: Any) -> None:
+    headers, session = await _setup(client, rt)
+    sid = session["id"]
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
+    ann = await _join(client, session["join_code"])
+    note = {"client_id": "lost-answer", "body": "Sent on bad Wi-Fi"}
+    first = await client.post(f"/api/v1/sessions/{sid}/notes", json=note, headers=ann)
+    await client.post(f"/api/v1/sessions/{sid}/close", headers=headers)
+    resend = await client.post(f"/api/v1/sessions/{sid}/notes", json=note, headers=ann)
+    assert resend.status_code == 200 and resend.json()["id"] == first.json()["id"]
+    fresh = await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "new", "body": "Too late"},
+                              headers=ann)
+    assert fresh.status_code == 409

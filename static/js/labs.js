@@ -126,7 +126,8 @@
           composeStatus(form.dataset.queuedText);
           return; // still offline: try again on the next reconnect or timer
         }
-        if (response.status >= 500) { composeStatus(form.dataset.queuedText); return; }
+        // Server trouble or too fast: keep the note and try again later. Other answers are final.
+        if (response.status >= 500 || response.status === 429) { composeStatus(form.dataset.queuedText); return; }
         queue = loadQueue().filter((q) => q.client_id !== item.client_id);
         saveQueue(queue);
         if (response.ok) composeStatus(form.dataset.sentText);

@@ -96,17 +96,11 @@ async def post(
     for a proxy participant). Returns (note data, seq); seq is None when the client_id was seen
     before: the first note is returned and nothing new is written."""
     client_id = _client_id(data.get("client_id"))
-    if account is not None:
-        # Authorise before the replay lookup: a known client_id must not reveal another's note.
-        async with rt.db.read() as db:
-            await load_for(db, session_id, account)
-    if (found := await _existing(rt, session_id, client_id)) is not None:
-        return found[1], None
     body = _body(data.get("body"))
     kind = _choice(NoteKind, data.get("kind") or "idea", "kind")
-    if participant is not None and not rt.limits.notes.take(f"p{participant.id}"):
-        raise RateLimited("You are posting very fast. Wait a few seconds.")
     try:
+        if participant is not None and not rt.limits.notes.take(f"p{participant.id}"):
+            raise RateLimited("You are posting very fast. Wait a few seconds.")
         async with events.change(rt) as tx:
             session = await _live_session(tx.db, session_id, account)
             author_id = (
@@ -128,8 +122,10 @@ async def post(
             payload = note_data(note, participant.display_name if participant else await _author(tx.db, note))
             actor = Actor.participant(participant.id) if participant else Actor.account(account.id)  # type: ignore[union-attr]
             event = await tx.emit(session_id, "note.added", payload, actor)
-    except IntegrityError:
-        # Two sends of one note raced: the other one won, and is the answer.
+    except (IntegrityError, RateLimited, Conflict):
+        # A resend of a note that was stored (its answer got lost) is answered with the first note,
+        # even once posting is closed or limited. Trying the insert first spares every post this
+        # lookup; resends are rare. Access was checked before the insert.
         if (found := await _existing(rt, session_id, client_id)) is not None:
             return found[1], None
         raise
