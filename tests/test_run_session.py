@@ -483,3 +483,16 @@ async def test_a_resend_is_answered_with_the_first_note_even_after_close(client:
     fresh = await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "new", "body": "Too late"},
                               headers=ann)
     assert fresh.status_code == 409
+
+
+async def test_consent_changed_on_the_page_shows_at_once(client: AsyncTestClient[Any], rt: Any) -> None:
+    _, session = await _setup(client, rt)
+    code, sid = session["join_code"], session["id"]
+    await client.get(f"/j/{code}")
+    token = client.cookies.get("labs_csrf")
+    await client.post(f"/j/{code}", data={"display_name": "Eva", "consent": "named", "_csrf_token": token})
+    assert re.search(r'id="consent-named"[^>]*checked', (await client.get(f"/p/{sid}")).text)
+    changed = await client.post(f"/p/{sid}/consent", data={"consent": "none", "_csrf_token": token})
+    assert changed.status_code == 200 and "Your choice is saved." in changed.text
+    page = (await client.get(f"/p/{sid}")).text
+    assert re.search(r'id="consent-none"[^>]*checked', page) and not re.search(r'id="consent-named"[^>]*checked', page)

@@ -26,6 +26,8 @@ class Runtime:
     db: Database
     publisher: Publisher = field(default=_nowhere)
     limits: Limits = field(default_factory=Limits)
+    # Participant token digest -> (expiry, participant): every post and page asks who is asking.
+    participants_by_token: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
     async def publish(self, session_id: int, event: dict[str, Any]) -> None:
         # A failed publish must not fail the (already committed) change: clients fill gaps from the db.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +17,8 @@ from labs.runtime import Runtime
 from labs.services.sessions import _choice, _text, load_for, normalise_code
 
 MAX_NAME = 60
+# Other server processes may show a changed consent this much later on the participant's page.
+TOKEN_CACHE_S = 30.0
 
 
 def participant_data(p: Participant) -> dict[str, Any]:
@@ -108,6 +111,8 @@ async def change_consent(rt: Runtime, participant: Participant, choice: str) -> 
         if current is None or session is None:
             raise NotFound("No such participant.")
         current.consent = consent
+        if current.token_hash:
+            rt.participants_by_token.pop(current.token_hash, None)
         tx.db.add(ConsentRecord(participant_id=current.id, choice=consent, text_version=session.consent_text_version))
         await tx.emit(
             session.id,
@@ -119,8 +124,17 @@ async def change_consent(rt: Runtime, participant: Participant, choice: str) -> 
 
 
 async def by_token(rt: Runtime, token: str) -> Participant | None:
+    """The participant behind a token, remembered for a short while (tokens never change hands)."""
+    digest, now = token_digest(token), time.monotonic()
+    if (hit := rt.participants_by_token.get(digest)) and hit[0] > now:
+        return hit[1]
     async with rt.db.read() as db:
-        return await db.scalar(select(Participant).where(Participant.token_hash == token_digest(token)))
+        participant = await db.scalar(select(Participant).where(Participant.token_hash == digest))
+    if participant is not None:
+        if len(rt.participants_by_token) > 50_000:
+            rt.participants_by_token.clear()
+        rt.participants_by_token[digest] = (now + TOKEN_CACHE_S, participant)
+    return participant
 
 
 async def in_session(rt: Runtime, session_id: int) -> list[Participant]:
