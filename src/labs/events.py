@@ -42,9 +42,6 @@ class Actor:
         return cls(ActorKind.participant, participant_id)
 
 
-SYSTEM = Actor(ActorKind.system)
-
-
 def wire(event: Event) -> dict[str, Any]:
     """The public shape of an event: API responses, websocket frames and the channel message."""
     return {

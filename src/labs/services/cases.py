@@ -261,24 +261,6 @@ async def shared_in(rt: Runtime, session_id: int) -> list[Case]:
         return list(seen.values())
 
 
-async def derived_from(rt: Runtime, case_id: int) -> list[Case]:
-    """Cases that adopted practice from this one."""
-    async with rt.db.read() as db:
-        rows = await db.scalars(select(Case).where(Case.derived_from_id == case_id).order_by(Case.id))
-        return list(rows.all())
-
-
-async def lineage(rt: Runtime, case_id: int) -> list[Case]:
-    """The case and the cases it derives from, oldest ancestor first."""
-    chain: list[Case] = []
-    async with rt.db.read() as db:
-        case: Case | None = await _load(db, case_id)
-        while case is not None and all(c.id != case.id for c in chain):
-            chain.append(case)
-            case = await db.get(Case, case.derived_from_id) if case.derived_from_id else None
-    return list(reversed(chain))
-
-
 # --- changes -------------------------------------------------------------------------------
 
 
@@ -287,17 +269,6 @@ async def create_case(rt: Runtime, account: Account, data: Mapping[str, Any]) ->
     async with rt.db.write() as db:
         case = Case(**fields, created_by_id=account.id)
         db.add(case)
-    return case
-
-
-async def update_case(rt: Runtime, account: Account, case_id: int, data: Mapping[str, Any]) -> Case:
-    """Change the fields given in data; the others keep their value."""
-    async with rt.db.write() as db:
-        case = await _load(db, case_id)
-        _may_edit(account, case)
-        fields = _fields({**case_data(case), **data})
-        for key, value in fields.items():
-            setattr(case, key, value)
     return case
 
 

@@ -250,20 +250,6 @@ async def moderate(rt: Runtime, account: Account, session_id: int, note_id: int,
     return payload
 
 
-async def rename_cluster(rt: Runtime, account: Account, session_id: int, cluster_id: int, name: str) -> Cluster:
-    name = str(name or "").strip()
-    if not name or len(name) > 120:
-        raise Invalid("A cluster needs a name of at most 120 characters.", {"name": "1 to 120 characters."})
-    async with events.change(rt) as tx:
-        await load_for(tx.db, session_id, account)
-        cluster = await tx.db.get(Cluster, cluster_id)
-        if cluster is None or cluster.session_id != session_id:
-            raise NotFound("No such cluster.")
-        cluster.name = name
-        await tx.emit(session_id, "cluster.renamed", cluster_data(cluster), Actor.account(account.id))
-    return cluster
-
-
 async def cluster_note(rt: Runtime, account: Account, session_id: int, note_id: int, name: str) -> dict[str, Any]:
     """Put a note in the cluster called `name` (made on first use); an empty name takes it out."""
     name = str(name or "").strip()

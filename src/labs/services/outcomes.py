@@ -322,51 +322,9 @@ async def get_outcome(rt: Runtime, outcome_id: int) -> Outcome:
         return await _outcome(db, outcome_id)
 
 
-async def outcome_with_sources(rt: Runtime, outcome_id: int) -> dict[str, Any]:
-    async with rt.db.read() as db:
-        outcome = await _outcome(db, outcome_id)
-        return outcome_data(outcome, await _source_rows(db, outcome.id))
-
-
-async def list_outcomes(
-    rt: Runtime, *, session_id: int | None = None, community_id: int | None = None, kind: str | None = None
-) -> list[Outcome]:
-    """Outcomes, newest first; of one session, or of one community (its sessions' and its own)."""
-    query = select(Outcome).order_by(Outcome.created_at.desc(), Outcome.id.desc())
-    if session_id is not None:
-        query = query.where(Outcome.session_id == session_id)
-    if community_id is not None:
-        query = query.where(Outcome.community_id == community_id)
-    if kind:
-        query = query.where(Outcome.kind == _choice(OutcomeKind, kind, "kind"))
-    async with rt.db.read() as db:
-        return list((await db.scalars(query)).all())
-
-
 async def sources_of(rt: Runtime, outcome_id: int) -> list[OutcomeSource]:
     async with rt.db.read() as db:
         return await _source_rows(db, outcome_id)
-
-
-async def outcomes_from(
-    rt: Runtime, *, note_id: int | None = None, case_id: int | None = None, cluster_id: int | None = None
-) -> list[Outcome]:
-    """The outcomes that name this note, case or cluster as a source (the trace read backwards)."""
-    query = select(Outcome).join(OutcomeSource, OutcomeSource.outcome_id == Outcome.id).distinct()
-    if note_id is not None:
-        query = query.where(OutcomeSource.note_id == note_id)
-    if case_id is not None:
-        query = query.where(OutcomeSource.case_id == case_id)
-    if cluster_id is not None:
-        query = query.where(OutcomeSource.cluster_id == cluster_id)
-    async with rt.db.read() as db:
-        return sorted((await db.scalars(query)).all(), key=lambda o: o.id)
-
-
-async def follow_ups_of(rt: Runtime, outcome_id: int) -> list[FollowUp]:
-    async with rt.db.read() as db:
-        rows = await db.scalars(select(FollowUp).where(FollowUp.outcome_id == outcome_id).order_by(FollowUp.due_on))
-        return list(rows.all())
 
 
 async def list_follow_ups(

@@ -31,7 +31,6 @@ REGIONS_BY_EVENT = {
     "participant.joined": ("people",),
     "consent.changed": ("people",),
     "cluster.created": ("clusters",),
-    "cluster.renamed": ("clusters", "wall"),
     "vote.round_opened": ("votes",),
     "vote.cast": ("votes",),
     "vote.retracted": ("votes",),
