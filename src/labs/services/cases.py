@@ -11,13 +11,13 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import events
+from labs import events, validate
 from labs.errors import Conflict, Forbidden, Invalid, NotFound
 from labs.events import Actor
 from labs.i18n import N_
 from labs.models import Account, Activity, Case, CaseShare, CaseStage, Outcome, Role, SessionStatus
 from labs.runtime import Runtime
-from labs.services.sessions import _choice, _text, load_for
+from labs.services.sessions import load_for
 
 MAX_TITLE = 200
 MAX_CITY = 120
@@ -138,7 +138,7 @@ def _topics(value: Any) -> list[str]:
 
 
 def _url(value: Any) -> str | None:
-    url = _text(value, "url", N_("The link"), MAX_URL)
+    url = validate.text(value, "url", N_("The link"), MAX_URL)
     if url and not url.lower().startswith(("http://", "https://")):
         raise Invalid("The link must start with http:// or https://.", {"url": "Start with https://."})
     return url or None
@@ -146,27 +146,18 @@ def _url(value: Any) -> str | None:
 
 def _fields(data: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "title": _text(data.get("title"), "title", N_("The title"), MAX_TITLE, required=True),
-        "summary": _text(data.get("summary"), "summary", N_("The summary"), MAX_TEXT),
-        "city": _text(data.get("city"), "city", N_("The city"), MAX_CITY, required=True),
+        "title": validate.text(data.get("title"), "title", N_("The title"), MAX_TITLE, required=True),
+        "summary": validate.text(data.get("summary"), "summary", N_("The summary"), MAX_TEXT),
+        "city": validate.text(data.get("city"), "city", N_("The city"), MAX_CITY, required=True),
         "country": _country(data.get("country")),
         "sdgs": _sdgs(data.get("sdgs")),
         "topics": _topics(data.get("topics")),
-        "stage": _choice(CaseStage, data.get("stage") or "idea", "stage"),
-        "boosters": _text(data.get("boosters"), "boosters", N_("The boosters"), MAX_TEXT),
-        "barriers": _text(data.get("barriers"), "barriers", N_("The barriers"), MAX_TEXT),
-        "organisation": _text(data.get("organisation"), "organisation", N_("The organisation"), 200) or None,
+        "stage": validate.choice(CaseStage, data.get("stage") or "idea", "stage"),
+        "boosters": validate.text(data.get("boosters"), "boosters", N_("The boosters"), MAX_TEXT),
+        "barriers": validate.text(data.get("barriers"), "barriers", N_("The barriers"), MAX_TEXT),
+        "organisation": validate.text(data.get("organisation"), "organisation", N_("The organisation"), 200) or None,
         "url": _url(data.get("url")),
     }
-
-
-def _int(value: Any, field: str) -> int:
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"{field} must be a number.", {field: "Must be a number."}) from None
 
 
 def _may_edit(account: Account, case: Case) -> None:
@@ -175,7 +166,7 @@ def _may_edit(account: Account, case: Case) -> None:
 
 
 async def _load(db: AsyncSession, case_id: int) -> Case:
-    case = await db.get(Case, _int(case_id, "case_id"))
+    case = await db.get(Case, validate.integer(case_id, "case_id"))
     if case is None:
         raise NotFound("No such case.")
     return case
@@ -208,7 +199,7 @@ async def list_cases(rt: Runtime, filters: Mapping[str, Any] | None = None, **kw
     if "country" in f:
         query = query.where(Case.country == str(f["country"]).strip().upper())
     if "stage" in f:
-        query = query.where(Case.stage == _choice(CaseStage, f["stage"], "stage"))
+        query = query.where(Case.stage == validate.choice(CaseStage, f["stage"], "stage"))
     if "q" in f:
         text = str(f["q"]).strip()[:200]
         pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -282,7 +273,7 @@ async def share_case(
 ) -> CaseShare:
     """Present a case in a session the account runs. Without activity_id it goes with the
     current activity. Notes can then be about this case."""
-    name = _text(presenter, "presenter", N_("The presenter's name"), MAX_PRESENTER) or None
+    name = validate.text(presenter, "presenter", N_("The presenter's name"), MAX_PRESENTER) or None
     async with events.change(rt) as tx:
         session = await load_for(tx.db, session_id, account)
         if session.status is SessionStatus.closed:
@@ -291,7 +282,7 @@ async def share_case(
         if activity_id in (None, ""):
             activity_id = session.current_activity_id
         else:
-            activity = await tx.db.get(Activity, _int(activity_id, "activity_id"))
+            activity = await tx.db.get(Activity, validate.integer(activity_id, "activity_id"))
             if activity is None or activity.session_id != session_id:
                 raise Invalid("That activity is not part of this session.", {"activity_id": "Unknown activity."})
             activity_id = activity.id
@@ -319,7 +310,7 @@ async def derive_case(
     When the outcome belongs to a session, "case.derived" goes into that session's log."""
     async with events.change(rt) as tx:
         original = await _load(tx.db, from_case_id)
-        outcome = await tx.db.get(Outcome, _int(outcome_id, "outcome_id"))
+        outcome = await tx.db.get(Outcome, validate.integer(outcome_id, "outcome_id"))
         if outcome is None:
             raise NotFound("No such outcome.")
         inherited = {"sdgs": original.sdgs, "topics": original.topics}

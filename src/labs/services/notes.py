@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import events
+from labs import events, validate
 from labs.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
 from labs.events import Actor
 from labs.models import (
@@ -24,7 +24,7 @@ from labs.models import (
     SessionStatus,
 )
 from labs.runtime import Runtime
-from labs.services.sessions import _choice, load_for
+from labs.services.sessions import load_for
 
 MAX_BODY = 2000
 MAX_CLIENT_ID = 64
@@ -97,7 +97,7 @@ async def post(
     before: the first note is returned and nothing new is written."""
     client_id = _client_id(data.get("client_id"))
     body = _body(data.get("body"))
-    kind = _choice(NoteKind, data.get("kind") or "idea", "kind")
+    kind = validate.choice(NoteKind, data.get("kind") or "idea", "kind")
     try:
         if participant is not None and not rt.limits.notes.take(f"p{participant.id}"):
             raise RateLimited("You are posting very fast. Wait a few seconds.")
@@ -144,7 +144,7 @@ async def _live_session(db: AsyncSession, session_id: int, account: Account | No
 async def _proxy_id(db: AsyncSession, session_id: int, value: Any) -> int | None:
     if value in (None, ""):
         return None
-    participant = await db.get(Participant, _int(value, "participant_id"))
+    participant = await db.get(Participant, validate.integer(value, "participant_id"))
     if participant is None or participant.session_id != session_id:
         raise Invalid("That participant is not in this session.", {"participant_id": "Unknown participant."})
     return participant.id
@@ -153,7 +153,7 @@ async def _proxy_id(db: AsyncSession, session_id: int, value: Any) -> int | None
 async def _activity_id(db: AsyncSession, session: LabSession, value: Any) -> int | None:
     if value in (None, ""):
         return session.current_activity_id
-    activity_id = _int(value, "activity_id")
+    activity_id = validate.integer(value, "activity_id")
     from labs.models import Activity
 
     activity = await db.get(Activity, activity_id)
@@ -165,20 +165,13 @@ async def _activity_id(db: AsyncSession, session: LabSession, value: Any) -> int
 async def _case_id(db: AsyncSession, session_id: int, value: Any) -> int | None:
     if value in (None, ""):
         return None
-    case_id = _int(value, "case_id")
+    case_id = validate.integer(value, "case_id")
     shared = await db.scalar(
         select(CaseShare.id).where(CaseShare.session_id == session_id, CaseShare.case_id == case_id)
     )
     if not shared:
         raise Invalid("Notes can be about cases shared in this session.", {"case_id": "Not shared here."})
     return case_id
-
-
-def _int(value: Any, field: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"{field} must be a number.", {field: "Must be a number."})
 
 
 async def _note_in(db: AsyncSession, session_id: int, note_id: int) -> Note:
@@ -207,7 +200,7 @@ async def edit(rt: Runtime, participant: Participant, note_id: int, data: dict[s
         note = await _own_open_note(tx.db, participant, note_id)
         note.body = body
         if data.get("kind"):
-            note.kind = _choice(NoteKind, data["kind"], "kind")
+            note.kind = validate.choice(NoteKind, data["kind"], "kind")
         note.updated_at = datetime.now(UTC)
         payload = note_data(note, participant.display_name)
         await tx.emit(note.session_id, "note.edited", payload, Actor.participant(participant.id))

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import events
+from labs import events, validate
 from labs.errors import Conflict, Invalid, NotFound
 from labs.events import Actor
 from labs.i18n import N_
@@ -34,7 +34,7 @@ from labs.models import (
     Role,
 )
 from labs.runtime import Runtime
-from labs.services.sessions import _choice, _text, can_run, load_for
+from labs.services.sessions import can_run, load_for
 
 MAX_TITLE = 200
 MAX_TEXT = 5000
@@ -104,15 +104,17 @@ def _fields(data: Mapping[str, Any]) -> dict[str, Any]:
         allowed = ", ".join(k.value for k in OutcomeKind)
         raise Invalid(f"Say what kind of outcome this is: {allowed}.", {"kind": f"Choose one of: {allowed}."})
     return {
-        "kind": _choice(OutcomeKind, data.get("kind"), "kind"),
-        "title": _text(data.get("title"), "title", N_("The title"), MAX_TITLE, required=True),
-        "what_changed": _text(data.get("what_changed"), "what_changed", N_("What changed"), MAX_TEXT, required=True),
-        "who": _text(data.get("who"), "who", N_("Who changed"), 200),
+        "kind": validate.choice(OutcomeKind, data.get("kind"), "kind"),
+        "title": validate.text(data.get("title"), "title", N_("The title"), MAX_TITLE, required=True),
+        "what_changed": validate.text(
+            data.get("what_changed"), "what_changed", N_("What changed"), MAX_TEXT, required=True
+        ),
+        "who": validate.text(data.get("who"), "who", N_("Who changed"), 200),
         "when_on": _date(data.get("when_on"), "when_on", "When it happened"),
-        "where": _text(data.get("where"), "where", N_("Where"), 120) or None,
-        "significance": _text(data.get("significance"), "significance", N_("The significance"), MAX_TEXT),
-        "contribution": _text(data.get("contribution"), "contribution", N_("The contribution"), MAX_TEXT),
-        "evidence": _text(data.get("evidence"), "evidence", N_("The evidence"), MAX_TEXT),
+        "where": validate.text(data.get("where"), "where", N_("Where"), 120) or None,
+        "significance": validate.text(data.get("significance"), "significance", N_("The significance"), MAX_TEXT),
+        "contribution": validate.text(data.get("contribution"), "contribution", N_("The contribution"), MAX_TEXT),
+        "evidence": validate.text(data.get("evidence"), "evidence", N_("The evidence"), MAX_TEXT),
     }
 
 
@@ -170,15 +172,6 @@ async def _check_sources(db: AsyncSession, ids: dict[str, list[int]], session_id
     return rows
 
 
-def _int(value: Any, field: str) -> int:
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"{field} must be a number.", {field: "Must be a number."}) from None
-
-
 async def _may_change(db: AsyncSession, account: Account, outcome: Outcome) -> None:
     """Admins, whoever recorded it, and the facilitators of its session; for a community-level
     outcome also the community's facilitators and researchers. Others get 404: ids don't leak."""
@@ -193,7 +186,7 @@ async def _may_change(db: AsyncSession, account: Account, outcome: Outcome) -> N
 
 
 async def _outcome(db: AsyncSession, outcome_id: Any) -> Outcome:
-    outcome = await db.get(Outcome, _int(outcome_id, "outcome_id"))
+    outcome = await db.get(Outcome, validate.integer(outcome_id, "outcome_id"))
     if outcome is None:
         raise NotFound("No such outcome.")
     return outcome
@@ -223,7 +216,7 @@ async def record_outcome(
     ids = _sources(sources, data)
     async with events.change(rt) as tx:
         if session_id is not None:
-            session = await load_for(tx.db, _int(session_id, "session_id"), account)
+            session = await load_for(tx.db, validate.integer(session_id, "session_id"), account)
             own_session: int | None = session.id
             community_id = session.community_id
             session_ids = {session.id}
@@ -235,7 +228,7 @@ async def record_outcome(
                     "An outcome belongs to a session or to a community; give one of them.",
                     {"community_id": "Choose the community."},
                 )
-            community = await tx.db.get(Community, _int(data["community_id"], "community_id"))
+            community = await tx.db.get(Community, validate.integer(data["community_id"], "community_id"))
             if community is None:
                 raise NotFound("No such community.")
             own_session, community_id = None, community.id
@@ -268,7 +261,7 @@ async def add_follow_up(
         await _may_change(tx.db, account, outcome)
         assignee: int | None = None
         if assigned_to_id not in (None, ""):
-            person = await tx.db.get(Account, _int(assigned_to_id, "assigned_to_id"))
+            person = await tx.db.get(Account, validate.integer(assigned_to_id, "assigned_to_id"))
             if person is None or not person.active:
                 raise Invalid("No active account to assign this follow-up to.", {"assigned_to_id": "Unknown account."})
             assignee = person.id
@@ -285,12 +278,12 @@ async def complete_follow_up(
 ) -> FollowUp:
     """Close a follow-up as done (findings required: what was found) or cancelled (say why, if
     you like). The assignee may do this too."""
-    result = _choice(FollowUpStatus, status or "done", "status")
+    result = validate.choice(FollowUpStatus, status or "done", "status")
     if result is FollowUpStatus.planned:
         raise Invalid("A follow-up is completed as done or cancelled.", {"status": "Choose done or cancelled."})
-    text = _text(findings, "findings", N_("What you found"), MAX_TEXT, required=result is FollowUpStatus.done)
+    text = validate.text(findings, "findings", N_("What you found"), MAX_TEXT, required=result is FollowUpStatus.done)
     async with events.change(rt) as tx:
-        follow_up = await tx.db.get(FollowUp, _int(follow_up_id, "follow_up_id"))
+        follow_up = await tx.db.get(FollowUp, validate.integer(follow_up_id, "follow_up_id"))
         if follow_up is None:
             raise NotFound("No such follow-up.")
         outcome = await _outcome(tx.db, follow_up.outcome_id)
@@ -334,7 +327,7 @@ async def list_follow_ups(
     person's."""
     query = select(FollowUp).order_by(FollowUp.due_on, FollowUp.id)
     if status:
-        query = query.where(FollowUp.status == _choice(FollowUpStatus, status, "status"))
+        query = query.where(FollowUp.status == validate.choice(FollowUpStatus, status, "status"))
     if assigned_to_id is not None:
         query = query.where(FollowUp.assigned_to_id == assigned_to_id)
     if (before := _date(due_before, "due_before", "The date")) is not None:

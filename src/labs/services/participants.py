@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labs import events
+from labs import events, validate
 from labs.auth import PARTICIPANT_TOKEN_PREFIX, new_token, token_digest
 from labs.errors import Gone, Invalid, NotFound, RateLimited
 from labs.events import Actor
 from labs.i18n import N_
 from labs.models import Account, Consent, ConsentRecord, LabSession, Participant, Sector, SessionStatus
 from labs.runtime import Runtime
-from labs.services.sessions import _choice, _text, load_for, normalise_code
+from labs.services.sessions import load_for, normalise_code
 
 MAX_NAME = 60
 # Other server processes may show a changed consent this much later on the participant's page.
@@ -42,10 +42,10 @@ def _fields(data: dict[str, Any]) -> dict[str, Any]:
     sector = data.get("sector") or None
     return {
         "display_name": name,
-        "organisation": _text(data.get("organisation"), "organisation", N_("The organisation"), 120) or None,
-        "city": _text(data.get("city"), "city", N_("The city"), 120) or None,
-        "sector": _choice(Sector, sector, "sector") if sector else None,
-        "consent": _choice(Consent, data.get("consent"), "consent") if data.get("consent") else _no_consent(),
+        "organisation": validate.text(data.get("organisation"), "organisation", N_("The organisation"), 120) or None,
+        "city": validate.text(data.get("city"), "city", N_("The city"), 120) or None,
+        "sector": validate.choice(Sector, sector, "sector") if sector else None,
+        "consent": validate.choice(Consent, data.get("consent"), "consent") if data.get("consent") else _no_consent(),
     }
 
 
@@ -104,7 +104,7 @@ async def add_proxy(rt: Runtime, account: Account, session_id: int, data: dict[s
 
 
 async def change_consent(rt: Runtime, participant: Participant, choice: str) -> Participant:
-    consent = _choice(Consent, choice, "consent")
+    consent = validate.choice(Consent, choice, "consent")
     async with events.change(rt) as tx:
         current = await tx.db.get(Participant, participant.id)
         session = await tx.db.get(LabSession, participant.session_id)

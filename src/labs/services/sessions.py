@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from labs import events
+from labs import events, validate
 from labs.errors import Conflict, Invalid, NotFound
 from labs.events import Actor
 from labs.i18n import DEFAULT_TIMEZONE, N_
@@ -179,34 +179,6 @@ def session_data(session: LabSession) -> dict[str, Any]:
 # --- validation ----------------------------------------------------------------------------
 
 
-def _text(value: Any, field: str, label: str, limit: int, *, required: bool = False) -> str:
-    text = str(value or "").strip()
-    if required and not text:
-        raise Invalid("%(label)s is required.", {field: "%(label)s is required."}, label=label)
-    if len(text) > limit:
-        raise Invalid(
-            "%(label)s is longer than %(limit)s characters.",
-            {field: "At most %(limit)s characters."},
-            label=label,
-            limit=limit,
-        )
-    return text
-
-
-def _choice(enum_cls: Any, value: Any, field: str) -> Any:
-    try:
-        return enum_cls(value)
-    except ValueError:
-        allowed = ", ".join(m.value for m in enum_cls)
-        raise Invalid(
-            "Unknown %(field)s %(value)r; allowed: %(allowed)s.",
-            {field: "Choose one of: %(allowed)s."},
-            field=field,
-            value=value,
-            allowed=allowed,
-        )
-
-
 def _minutes(value: Any) -> int:
     try:
         minutes = int(value if value not in (None, "") else 10)
@@ -219,10 +191,10 @@ def _minutes(value: Any) -> int:
 
 def _activity_fields(item: dict[str, Any]) -> dict[str, Any]:
     return {
-        "title": _text(item.get("title"), "title", N_("The activity title"), MAX_TITLE, required=True),
-        "prompt": _text(item.get("prompt"), "prompt", N_("The prompt"), MAX_PROMPT),
+        "title": validate.text(item.get("title"), "title", N_("The activity title"), MAX_TITLE, required=True),
+        "prompt": validate.text(item.get("prompt"), "prompt", N_("The prompt"), MAX_PROMPT),
         "minutes": _minutes(item.get("minutes")),
-        "type": _choice(ActivityType, item.get("type") or "brainstorm", "type"),
+        "type": validate.choice(ActivityType, item.get("type") or "brainstorm", "type"),
     }
 
 
@@ -239,10 +211,10 @@ def _parse_when(value: Any) -> datetime | None:
 
 def _session_fields(data: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "title": _text(data.get("title"), "title", N_("The title"), MAX_TITLE, required=True),
-        "description": _text(data.get("description"), "description", N_("The description"), 5000),
-        "kind": _choice(SessionKind, data.get("kind") or "workshop", "kind"),
-        "city": _text(data.get("city"), "city", N_("The city"), 120) or None,
+        "title": validate.text(data.get("title"), "title", N_("The title"), MAX_TITLE, required=True),
+        "description": validate.text(data.get("description"), "description", N_("The description"), 5000),
+        "kind": validate.choice(SessionKind, data.get("kind") or "workshop", "kind"),
+        "city": validate.text(data.get("city"), "city", N_("The city"), 120) or None,
         "language": _choice_lang(data.get("language")),
         "starts_at": _parse_when(data.get("starts_at")),
     }
