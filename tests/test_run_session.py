@@ -307,9 +307,9 @@ async def test_each_event_is_rendered_once_per_audience(settings: Any) -> None:
 
     calls: list[tuple[int, str]] = []
 
-    async def counting(rt_: Any, session_id: int, event: dict[str, Any], audience: str) -> str:
-        calls.append((event["seq"], audience))
-        return await render_event(rt_, session_id, event, audience)
+    async def counting(rt_: Any, session_id: int, event: dict[str, Any], audiences: list[str]) -> dict[str, str]:
+        calls.extend((event["seq"], audience) for audience in audiences)
+        return await render_event(rt_, session_id, event, audiences)
 
     rt = Runtime(settings, Database(settings.database_url, pooled=False))
     channels = ChannelsPlugin(MemoryChannelsBackend(), arbitrary_channels_allowed=True)

@@ -38,7 +38,9 @@ DOORBELL_ONLY_ABOVE = 7000
 # without vote choices until reveal); HTML views get fragments.
 JSON_FACILITATOR = "json"
 JSON_PARTICIPANT = "json-participant"
-Renderer = Callable[[Runtime, int, dict[str, Any], str], Awaitable[str]]
+JSON_AUDIENCES = (JSON_FACILITATOR, JSON_PARTICIPANT)
+# Renders one event's HTML frames for the given audiences, from one read of what it changed.
+Renderer = Callable[[Runtime, int, dict[str, Any], list[str]], Awaitable[dict[str, str]]]
 
 
 def channel_name(session_id: int) -> str:
@@ -153,9 +155,7 @@ class Room:
         # A client that arrives while this renders is not in the list: its catch-up from the
         # database (which starts after it registered) already holds this event.
         clients = list(self.clients)
-        frames: dict[str, str] = {}
-        for audience in {client.audience for client in clients}:
-            frames[audience] = await self.hub.frame(self.session_id, event, audience)
+        frames = await self.hub.frames(self.session_id, event, {client.audience for client in clients})
         seq, done = event["seq"], 0
         while done < len(clients):
             try:
@@ -182,21 +182,24 @@ class Hub:
         # renders each missed event once, not once per client.
         self._frames: OrderedDict[tuple[int, int, str], str] = OrderedDict()
 
-    async def frame(self, session_id: int, event: dict[str, Any], audience: str) -> str:
-        key = (session_id, event["seq"], audience)
-        if (cached := self._frames.get(key)) is not None:
-            self._frames.move_to_end(key)
-            return cached
-        if audience == JSON_FACILITATOR:
-            frame = json.dumps(event)
-        elif audience == JSON_PARTICIPANT:
-            frame = json.dumps(public_json(event))
-        else:
-            frame = await self.render_html(self.rt, session_id, event, audience)
-        self._frames[key] = frame
-        if len(self._frames) > 20_000:
+    async def frames(self, session_id: int, event: dict[str, Any], audiences: set[str]) -> dict[str, str]:
+        """The event's frame for each audience, each rendered once (and kept for catch-ups)."""
+        seq = event["seq"]
+        missing = [a for a in audiences if (session_id, seq, a) not in self._frames]
+        html = [a for a in missing if a not in JSON_AUDIENCES]
+        made = await self.render_html(self.rt, session_id, event, html) if html else {}
+        for audience in missing:
+            if audience == JSON_FACILITATOR:
+                made[audience] = json.dumps(event)
+            elif audience == JSON_PARTICIPANT:
+                made[audience] = json.dumps(public_json(event))
+            self._frames[(session_id, seq, audience)] = made[audience]
+        while len(self._frames) > 20_000:
             self._frames.popitem(last=False)
-        return frame
+        return {a: self._frames[(session_id, seq, a)] for a in audiences}
+
+    async def frame(self, session_id: int, event: dict[str, Any], audience: str) -> str:
+        return (await self.frames(session_id, event, {audience}))[audience]
 
     async def publish(self, session_id: int, event: dict[str, Any]) -> None:
         # wait_published sends straight through the backend: a failure here is logged by the
@@ -239,7 +242,7 @@ class Hub:
         return room
 
     async def catch_up(self, session_id: int, client: Client, on_reset: Callable[[], Awaitable[None]]) -> None:
-        html = client.audience not in (JSON_FACILITATOR, JSON_PARTICIPANT)
+        html = client.audience not in JSON_AUDIENCES
         while True:
             async with self.rt.db.read() as db:
                 if html:

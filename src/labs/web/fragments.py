@@ -50,27 +50,17 @@ NOTE_EVENTS = {
 }
 
 
-async def state(rt: Runtime, session_id: int, audience: str, regions: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Everything the regions need (only what `regions` asks for, when given)."""
+async def state(rt: Runtime, session_id: int, regions: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Everything the regions need (only what `regions` asks for, when given), for every audience:
+    the wall holds hidden notes too, and the templates show them to the console only."""
     session: LabSession = await sessions.get(rt, session_id)
     want = set(regions or REGIONS)
     current = next((a for a in session.activities if a.id == session.current_activity_id), None)
-    ctx: dict[str, Any] = {
-        "session": session,
-        "current": current,
-        "audience": audience,
-        "timer": sessions.timer_data(session),
-    }
-    if want & {"wall", "clusters"}:
+    ctx: dict[str, Any] = {"session": session, "current": current, "timer": sessions.timer_data(session)}
+    if want & {"wall", "clusters"} or regions is None:
         ctx["clusters"] = {c["id"]: c["name"] for c in await notes.clusters(rt, session_id)}
     if "wall" in want:
-        ctx["notes"] = (
-            await notes.wall(
-                rt, session_id, include_hidden=audience == CONSOLE, activity_id=current.id if current else None
-            )
-            if current
-            else []
-        )
+        ctx["notes"] = await notes.wall(rt, session_id, include_hidden=True, activity_id=current.id) if current else []
     if "votes" in want:
         ctx["vote"] = await votes.state(rt, session_id)
     if "people" in want:
@@ -81,33 +71,34 @@ async def state(rt: Runtime, session_id: int, audience: str, regions: tuple[str,
     return ctx
 
 
-def _visible(note: dict[str, Any], audience: str) -> bool:
+def visible(note: dict[str, Any], audience: str) -> bool:
     return not note["deleted"] and (audience == CONSOLE or not note["hidden"])
 
 
-async def render_event(rt: Runtime, session_id: int, event: dict[str, Any], audience: str) -> str:
+async def render_event(rt: Runtime, session_id: int, event: dict[str, Any], audiences: list[str]) -> dict[str, str]:
+    """The frame of one event for each audience, from one read of what it changed."""
     kind = event["type"]
-    ctx: dict[str, Any]
+    ctx: dict[str, Any] = {"regions": []}
     if kind in NOTE_EVENTS:
-        note = event["data"]
         session = await sessions.get(rt, session_id)
-        on_wall = note["activity_id"] == session.current_activity_id and _visible(note, audience)
         ctx = {
-            "audience": audience,
             "session": session,
-            "note": note,
-            "on_wall": on_wall,
+            "note": event["data"],
             "regions": [],
             "clusters": {c["id"]: c["name"] for c in await notes.clusters(rt, session_id)},
         }
     elif kind in REGIONS_BY_EVENT:
-        ctx = await state(rt, session_id, audience, REGIONS_BY_EVENT[kind])
-    else:
-        ctx = {"audience": audience, "regions": []}
-    return fragment("live/stream.html", "frame", seq=event["seq"], event_type=kind, oob=True, **ctx)
+        ctx = await state(rt, session_id, REGIONS_BY_EVENT[kind])
+    return {audience: _frame(event["seq"], kind, audience, ctx) for audience in audiences}
+
+
+def _frame(seq: int, kind: str, audience: str, ctx: dict[str, Any]) -> str:
+    note: dict[str, Any] | None = ctx.get("note")
+    on_wall = note is not None and note["activity_id"] == ctx["session"].current_activity_id and visible(note, audience)
+    return fragment("live/stream.html", "frame", seq=seq, event_type=kind, audience=audience, on_wall=on_wall, **ctx)
 
 
 async def snapshot(rt: Runtime, session_id: int, audience: str) -> str:
     """Every region at once, out of band: a view that fell too far behind starts over from this."""
-    ctx = await state(rt, session_id, audience)
-    return fragment("live/stream.html", "frame", seq=ctx["session"].last_seq, event_type="snapshot", oob=True, **ctx)
+    ctx = await state(rt, session_id)
+    return _frame(ctx["session"].last_seq, "snapshot", audience, ctx)

@@ -34,7 +34,7 @@ async def _view(
 ) -> Response[Any]:
     assert identity.account
     session = await sessions.get_for(rt, session_id, identity.account)
-    ctx = await state(rt, session.id, audience)
+    ctx = await state(rt, session.id)
     url = join_url(request, rt, session.join_code)
     return page(
         request,

@@ -18,7 +18,7 @@ from labs.runtime import Runtime
 from labs.services import notes, participants, sessions, votes
 from labs.services.sessions import normalise_code
 from labs.web.forms import form_data
-from labs.web.fragments import PARTICIPANT, state
+from labs.web.fragments import state
 from labs.web.render import page
 
 Req = Request[Any, Any, State]
@@ -121,7 +121,7 @@ async def participant_page(request: Req, rt: Runtime, session_id: int) -> Respon
 
 
 async def _page(request: Req, rt: Runtime, me: Participant, **extra: Any) -> Response[Any]:
-    ctx = await state(rt, me.session_id, PARTICIPANT)
+    ctx = await state(rt, me.session_id)
     return page(
         request,
         "live/participant.html",
