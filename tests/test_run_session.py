@@ -496,3 +496,34 @@ async def test_consent_changed_on_the_page_shows_at_once(client: AsyncTestClient
     assert changed.status_code == 200 and "Your choice is saved." in changed.text
     page = (await client.get(f"/p/{sid}")).text
     assert re.search(r'id="consent-none"[^>]*checked', page) and not re.search(r'id="consent-named"[^>]*checked', page)
+
+
+async def test_console_forms_timer_case_sharing_and_close(client: AsyncTestClient[Any], rt: Any) -> None:
+    from labs.services import cases
+
+    facilitator = await make_account(rt)
+    await login(client, facilitator.email)
+    headers = await api_token(client, facilitator.email)
+    sid = (await client.post("/api/v1/sessions", json={"title": "L", "agenda": AGENDA}, headers=headers)).json()["id"]
+    case = await cases.create_case(rt, facilitator, {"title": "Warm Holtenbroek", "city": "Zwolle", "country": "NL"})
+    console = await client.get(f"/sessions/{sid}/console")
+    assert f'<option value="{case.id}">Warm Holtenbroek (Zwolle)</option>' in console.text
+
+    assert (await client.post(f"/sessions/{sid}/start", headers=csrf(client))).status_code == 204
+    timer = await client.post(f"/sessions/{sid}/timer", headers=csrf(client), data={"action": "start", "minutes": "2"})
+    assert timer.status_code == 204
+    state = (await client.get(f"/api/v1/sessions/{sid}", headers=headers)).json()["timer"]
+    assert state["running"] and state["ends_at"]
+    bad = await client.post(f"/sessions/{sid}/timer", headers=csrf(client), data={"action": "start", "minutes": "x"})
+    assert bad.status_code == 400
+
+    shared = await client.post(f"/sessions/{sid}/cases", headers=csrf(client),
+                               data={"case_id": str(case.id), "presenter": "Jan"})
+    assert shared.status_code == 204
+    console = await client.get(f"/sessions/{sid}/console")
+    assert re.search(r'id="shared-cases".*Warm Holtenbroek', console.text, re.S)
+
+    assert (await client.post(f"/sessions/{sid}/next", headers=csrf(client))).status_code == 204
+    assert (await client.post(f"/sessions/{sid}/close", headers=csrf(client))).status_code == 204
+    types = [e["type"] for e in await _events(client, sid, headers)]
+    assert types[-4:] == ["timer.started", "case.shared", "activity.activated", "session.closed"]
