@@ -5,23 +5,21 @@ percentiles and a plain-text table."""
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import resource
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from labs.testing import LiveServer
+
 ROOT = Path(__file__).resolve().parents[1]
-PASSWORD = "correct horse battery"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -34,76 +32,9 @@ def raise_fd_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
+def Server(data_dir: Path, database_url: str | None = None) -> LiveServer:
     """`python -m labs serve` (one uvicorn worker, the real entry point) on a fresh database."""
-
-    def __init__(self, data_dir: Path, database_url: str | None = None, env: dict[str, str] | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "LABS_DATA_DIR": str(data_dir), "LABS_SECRET_KEY": "bench-secret", **(env or {})}
-        if database_url:
-            self.env["LABS_DATABASE_URL"] = database_url
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def start(self, timeout: float = 30) -> Server:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "labs", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"labs serve exited with {self.proc.returncode}: {self.log()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.base_url + "/login", timeout=1):
-                    return self
-            except Exception:
-                time.sleep(0.1)
-        raise RuntimeError("labs serve did not start: " + self.log()[-2000:])
-
-    def labs(self, *args: str) -> None:
-        subprocess.run([sys.executable, "-m", "labs", *args], env=self.env, check=True, capture_output=True, cwd=ROOT)
-
-    def create_user(self, email: str, role: str = "facilitator") -> str:
-        """An account through the CLI; returns its bearer token."""
-        self.labs("users", "create", "--email", email, "--password", PASSWORD, "--role", role)
-        request = urllib.request.Request(
-            self.base_url + "/api/v1/auth/tokens", method="POST",
-            data=json.dumps({"email": email, "password": PASSWORD}).encode(),
-            headers={"content-type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return str(json.loads(response.read())["token"])
-
-    def log(self) -> str:
-        path = self.data_dir / "server.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+    return LiveServer(data_dir, env={"LABS_DATABASE_URL": database_url} if database_url else None)
 
 
 # --- CPU accounting ------------------------------------------------------------------------
@@ -170,9 +101,23 @@ def start_py_spy(pid: int, out: str | None, seconds: float) -> subprocess.Popen[
         print("py-spy not found (set PY_SPY): no profile", file=sys.stderr)
         return None
     return subprocess.Popen(
-        [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "100",
-         "--format", "raw", "--output", out, *os.environ.get("PY_SPY_ARGS", "").split()],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, int(seconds))),
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--output",
+            out,
+            *os.environ.get("PY_SPY_ARGS", "").split(),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -211,8 +156,9 @@ async def event_log(http: httpx.AsyncClient, token: str, session_id: int) -> tup
     found: list[dict[str, Any]] = []
     after = 0
     while True:
-        response = await http.get(f"/sessions/{session_id}/events", params={"after": after, "limit": 5000},
-                                  headers=bearer(token))
+        response = await http.get(
+            f"/sessions/{session_id}/events", params={"after": after, "limit": 5000}, headers=bearer(token)
+        )
         response.raise_for_status()
         page = response.json()
         found += page["events"]
@@ -245,5 +191,7 @@ def table(rows: list[tuple[str, Any]]) -> str:
 
 def environment_note() -> str:
     load = os.getloadavg()
-    return (f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
-            f"load average {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}")
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+        f"load average {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}"
+    )

@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from labs.models import Base
 from labs.settings import Settings
+from labs.testing import PASSWORD, LiveServer
 
 POSTGRES_URL = os.environ.get("LABS_TEST_POSTGRES_URL", "").strip()
 REDIS_URL = os.environ.get("LABS_TEST_REDIS_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
-PASSWORD = "correct horse battery"
 
 _ran_on_postgres: set[str] = set()
 
@@ -161,93 +161,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 # --- a real server in a subprocess: websockets, browsers, SIGKILL ---------------------------
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class LiveServer:
-    """`labs serve` (the real entry point) on a free port; kill() is a SIGKILL, start() again resumes."""
-
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = port or free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "LABS_DATA_DIR": str(data_dir), "LABS_SECRET_KEY": "test-secret", **(env or {})}
-        self.proc: Any = None
-
-    def start(self, timeout: float = 20) -> LiveServer:
-        import subprocess
-        import sys
-        import time
-        import urllib.request
-
-        log = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "labs", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"labs serve exited with {self.proc.returncode}: {self.log()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.base_url + "/login", timeout=1):
-                    return self
-            except Exception:
-                time.sleep(0.1)
-        raise RuntimeError("labs serve did not start: " + self.log()[-2000:])
-
-    def create_user(self, email: str, role: str = "facilitator") -> str:
-        """An account through the CLI (the same database); returns its bearer token."""
-        import json
-        import subprocess
-        import sys
-        import urllib.request
-
-        subprocess.run(
-            [sys.executable, "-m", "labs", "users", "create", "--email", email, "--password", PASSWORD, "--role", role],
-            env=self.env,
-            check=True,
-            capture_output=True,
-            cwd=ROOT,
-        )
-        request = urllib.request.Request(
-            self.base_url + "/api/v1/auth/tokens",
-            method="POST",
-            data=json.dumps({"email": email, "password": PASSWORD}).encode(),
-            headers={"content-type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return str(json.loads(response.read())["token"])
-
-    def log(self) -> str:
-        path = self.data_dir / f"server-{self.port}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def kill(self) -> None:
-        import signal
-
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except Exception:
-                self.kill()
 
 
 @pytest.fixture
