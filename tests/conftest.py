@@ -33,7 +33,7 @@ def pg_dsn(database: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + database
 
 
-async def _pg_admin(sql: str) -> None:
+async def pg_admin(sql: str) -> None:
     conn = await asyncpg.connect(pg_dsn("postgres"))
     try:
         await conn.execute(sql)
@@ -49,15 +49,15 @@ async def _postgres_database() -> str:
     """A fresh database cloned from a template that holds the schema (fast: no DDL per test)."""
     global _template_ready
     if not _template_ready:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
-        await _pg_admin(f'CREATE DATABASE "{TEMPLATE_DB}"')
+        await pg_admin(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+        await pg_admin(f'CREATE DATABASE "{TEMPLATE_DB}"')
         engine = create_async_engine(pg_dsn(TEMPLATE_DB).replace("postgresql://", "postgresql+asyncpg://"))
         async with engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
         await engine.dispose()
         _template_ready = True
     name = f"labs_test_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+    await pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
     return name
 
 
@@ -85,7 +85,7 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     try:
         yield pg_dsn(name).replace("postgresql://", "postgresql+asyncpg://")
     finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

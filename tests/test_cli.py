@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from labs import events
@@ -28,9 +27,7 @@ from labs.db import Database
 from labs.models import NoteKind, SessionStatus
 from labs.runtime import Runtime
 from labs.settings import Settings, normalise_db_url
-
-POSTGRES_URL = os.environ.get("LABS_TEST_POSTGRES_URL", "").strip()
-PASSWORD = "correct horse battery"
+from tests.conftest import PASSWORD, POSTGRES_URL, pg_admin, pg_dsn
 
 
 def _labs_command() -> list[str]:
@@ -372,27 +369,14 @@ def test_demo_on_a_fresh_sqlite_database_and_never_twice(env: dict[str, str], tm
 # --- PostgreSQL ----------------------------------------------------------------------------
 
 
-def _pg(database: str) -> str:
-    base = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://").replace("postgres://", "postgresql://")
-    return base.rsplit("/", 1)[0] + "/" + database
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(_pg("postgres"))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 def pg_database() -> Iterator[str]:
     name = f"labs_cli_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield _pg(name)
+        yield pg_dsn(name)
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.mark.postgres
