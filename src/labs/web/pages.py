@@ -16,7 +16,7 @@ from labs.models import Role, SessionKind
 from labs.runtime import Runtime
 from labs.services import accounts, participants, sessions
 from labs.web.forms import form_data, safe_next
-from labs.web.render import LANG_COOKIE, page
+from labs.web.render import LANG_COOKIE, failed, page
 
 Req = Request[Any, Any, State]
 
@@ -76,10 +76,7 @@ async def setup(request: Req, rt: Runtime) -> Response[Any]:
         return page(
             request,
             "auth/setup.html",
-            status_code=e.status_code,
-            form=data,
-            errors=e.field_errors,
-            messages=[("error", e.message)],
+            **failed(e, data),
         )
     return Redirect("/sessions", cookies=[_login_cookie(request, session_id)])
 
@@ -161,11 +158,8 @@ async def session_create(request: Req, rt: Runtime, identity: Identity) -> Respo
         return page(
             request,
             "sessions/new.html",
-            status_code=e.status_code,
-            form=data,
-            errors=e.field_errors,
+            **failed(e, data),
             kinds=list(SessionKind),
-            messages=[("error", e.message)],
         )
     return Redirect(f"/sessions/{session.id}")
 
@@ -204,10 +198,7 @@ async def session_update(request: Req, rt: Runtime, identity: Identity, session_
             rt,
             identity,
             session_id,
-            status_code=e.status_code,
-            form=data,
-            errors=e.field_errors,
-            messages=[("error", e.message)],
+            **failed(e, data),
         )
     return Redirect(f"/sessions/{session_id}")
 
@@ -291,12 +282,9 @@ async def account_create(request: Req, rt: Runtime) -> Response[Any]:
         return page(
             request,
             "admin/accounts.html",
-            status_code=e.status_code,
+            **failed(e, data),
             accounts=await accounts.all_accounts(rt),
-            form=data,
-            errors=e.field_errors,
             roles=list(Role),
-            messages=[("error", e.message)],
         )
     return Redirect("/admin/accounts")
 

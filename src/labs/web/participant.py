@@ -19,7 +19,7 @@ from labs.services import notes, participants, sessions, votes
 from labs.services.sessions import normalise_code
 from labs.web.forms import form_data
 from labs.web.fragments import state
-from labs.web.render import page
+from labs.web.render import failed, page
 
 Req = Request[Any, Any, State]
 COOKIE_DAYS = 30
@@ -93,11 +93,8 @@ async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
         return page(
             request,
             "live/join.html",
-            status_code=e.status_code,
+            **failed(e, data),
             session=session,
-            form=data,
-            errors=e.field_errors,
-            messages=[("error", e.message)],
         )
     cookie = Cookie(
         key=cookie_name(participant.session_id),

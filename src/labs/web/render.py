@@ -16,7 +16,7 @@ from litestar.utils.scope.state import ScopeState
 
 from labs import i18n
 from labs.auth import Identity
-from labs.errors import Text
+from labs.errors import LabsError, Text
 from labs.settings import get_settings
 
 LANG_COOKIE = "labs_lang"
@@ -76,6 +76,16 @@ def page(
     if block and request.headers.get("hx-request") == "true":
         return html(render_block(environment(), template, block, ctx), status_code, headers)
     return html(environment().get_template(template).render(ctx), status_code, headers)
+
+
+def failed(error: LabsError, form: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What `page` needs to show a failed form again: its values, field errors and the message."""
+    return {
+        "status_code": error.status_code,
+        "form": form or {},
+        "errors": error.field_errors,
+        "messages": [("error", error.message)],
+    }
 
 
 def translate(lang: str, text: str) -> str:
