@@ -16,7 +16,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from labs import auth, events, live
 from labs.auth import Identity
-from labs.errors import Invalid, NotFound
+from labs.errors import Invalid, LabsError, NotFound
 from labs.models import Participant
 from labs.runtime import Runtime
 from labs.services import accounts, cases, notes, participants, sessions, votes
@@ -353,7 +353,7 @@ async def stream(socket: WebSocket[Any, Any, State], session_id: int, after: int
         return
     try:
         audience = await _stream_audience(socket, rt, session_id, view)
-    except Exception:
+    except LabsError:
         await socket.close(code=4404, reason="No such session, or not yours")
         return
     await socket.accept()
