@@ -3,9 +3,10 @@
 #   scripts/i18n.sh extract    scan src/labs and templates into src/labs/translations/messages.pot
 #                              (gettext calls, templates, and the messages of labs.errors exceptions)
 #   scripts/i18n.sh update     merge the .pot into every <lang>/LC_MESSAGES/messages.po
-#   scripts/i18n.sh compile    build the .mo files (the app also rebuilds stale ones on first use)
 #   scripts/i18n.sh init LANG  start a catalog for a new language
-#   scripts/i18n.sh all        extract + update + compile
+#   scripts/i18n.sh all        extract + update
+# Catalogs carry no source locations and are sorted by message, so two branches that add messages
+# rarely touch the same lines; the app compiles them in memory (no .mo files).
 #   scripts/i18n.sh check      fail (exit 1) if the code or templates have messages that a catalog
 #                              lacks, or a catalog other than en has untranslated or fuzzy entries;
 #                              writes nothing (extracts into a temporary .pot)
@@ -26,7 +27,7 @@ keywords=(-k _ -k gettext -k ngettext:1,2 -k pgettext:1c,2 -k npgettext:1c,2,3)
 extract() {  # [OUTPUT.pot]
   local out="${1:-$pot}"
   "$pybabel" extract -F babel.cfg "${keywords[@]}" --no-default-keywords \
-    --sort-by-file --add-comments=Translators: \
+    --no-location --sort-output --add-comments=Translators: \
     --project=labs --copyright-holder="labs contributors" --version=0.1 \
     -o "$out" .
   extract_python "$out"
@@ -49,6 +50,7 @@ extract_python() {  # OUTPUT.pot
   "$python" - "$1" src/labs <<'PY'
 import ast
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
@@ -125,18 +127,31 @@ for path in sorted(root.rglob("*.py")):
             catalog.add(msgid, locations=[(path.as_posix(), lineno)], auto_comments=comments, context=context)
             found += 1
 
+# A fixed date: a header that changes on every run would make every branch's catalog conflict.
+catalog.creation_date = catalog.revision_date = datetime(2026, 1, 1, tzinfo=UTC)
 with pot.open("wb") as fh:
-    write_po(fh, catalog, width=76, sort_by_file=True)
+    write_po(fh, catalog, width=76, sort_output=True, no_location=True)
 print(f"extracted {found} messages from {root}/**.py into {pot}", file=sys.stderr)
 PY
 }
 
 update() {
   "$pybabel" update -i "$pot" -d "$dir" -D messages --previous --ignore-obsolete
-}
+  # pybabel update keeps its own order; write each catalog sorted and without locations.
+  "$python" - "$dir" <<'PY'
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
-compile() {
-  "$pybabel" compile -d "$dir" -D messages --statistics
+from babel.messages.pofile import read_po, write_po
+
+for po in sorted(Path(sys.argv[1]).glob("*/LC_MESSAGES/messages.po")):
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale=po.parts[-3])
+    catalog.creation_date = catalog.revision_date = datetime(2026, 1, 1, tzinfo=UTC)
+    with po.open("wb") as fh:
+        write_po(fh, catalog, width=76, sort_output=True, no_location=True, include_previous=True)
+PY
 }
 
 check() {
@@ -160,8 +175,7 @@ for po in sorted(Path(sys.argv[2]).glob("*/LC_MESSAGES/messages.po")):
     have = {(m.id, m.context): m for m in catalog if m.id}
     for key, message in wanted.items():
         if key not in have:
-            where = " ".join(f"{path}:{line}" for path, line in message.locations[:3])
-            problems.append(f"{po}: missing {key[0]!r} ({where}); run scripts/i18n.sh extract and update")
+            problems.append(f"{po}: missing {key[0]!r}; run scripts/i18n.sh extract and update")
     if lang == SOURCE_LANGUAGE:
         continue
     for message in have.values():
@@ -180,15 +194,14 @@ PY
 case "${1:-}" in
   extract) extract ;;
   update) update ;;
-  compile) compile ;;
   init)
     [[ -n "${2:-}" ]] || { echo "usage: $0 init LANG" >&2; exit 2; }
     "$pybabel" init -i "$pot" -d "$dir" -D messages -l "$2"
     ;;
-  all) extract; update; compile ;;
+  all) extract; update ;;
   check) check ;;
   *)
-    echo "usage: $0 {extract|update|compile|init LANG|all|check}" >&2
+    echo "usage: $0 {extract|update|init LANG|all|check}" >&2
     exit 2
     ;;
 esac

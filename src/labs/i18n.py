@@ -1,8 +1,7 @@
 """Translations (gettext catalogs via Babel) and locale-aware formatting.
 
-Catalogs live in ``translations/<lang>/LC_MESSAGES/messages.po``. The ``.mo`` files are built by
-``scripts/i18n.sh compile`` and, if one is missing or older than its ``.po``, rebuilt on first use
-(written next to the ``.po``, or kept in memory when that directory is read-only).
+Catalogs live in ``translations/<lang>/LC_MESSAGES/messages.po`` and are compiled in memory on
+first use (no ``.mo`` files: running the app leaves the tree as it was).
 
 Templates share one Jinja environment. Every render picks its language from the ``lang`` variable
 in the template context, so nothing global is swapped between concurrent requests::
@@ -25,8 +24,6 @@ import contextlib
 import gettext as _gettext
 import io
 import os
-import tempfile
-import threading
 from contextvars import ContextVar
 from datetime import date, datetime, time, tzinfo
 from functools import cache
@@ -57,7 +54,6 @@ DEFAULT_TIMEZONE: tzinfo = ZoneInfo(os.environ.get("LABS_TIMEZONE", "").strip() 
 # render's context (macros imported without ``with context``); set and reset around each render.
 _render_lang: ContextVar[str | None] = ContextVar("labs_render_lang", default=None)
 
-_compile_lock = threading.Lock()
 
 
 # --------------------------------------------------------------------------- language choice
@@ -113,46 +109,21 @@ def negotiate(accept_language_header: str | None, preferred: str | None = None) 
 # --------------------------------------------------------------------------- catalogs
 
 
-def _catalog_paths(lang: str) -> tuple[Path, Path]:
-    folder = TRANSLATIONS_DIR / lang / "LC_MESSAGES"
-    return folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
+def _po_path(lang: str) -> Path:
+    return TRANSLATIONS_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-def _compile(po_path: Path, lang: str) -> bytes:
+def compile_catalog(lang: str) -> bytes | None:
+    """The compiled catalog for ``lang`` (None if there is none), built in memory from the ``.po``:
+    running the app never writes into the source tree."""
+    po_path = _po_path(lang)
+    if not po_path.exists():
+        return None
     with po_path.open("rb") as fh:
         catalog = read_po(fh, locale=lang, domain=DOMAIN)
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     return buffer.getvalue()
-
-
-def compile_catalog(lang: str, *, force: bool = False) -> bytes | None:
-    """Return the compiled catalog for ``lang`` (None if there is none), rebuilding if stale.
-
-    A rebuilt ``.mo`` is written atomically next to the ``.po``; if that fails (read-only
-    install) the compiled bytes are used from memory.
-    """
-    po_path, mo_path = _catalog_paths(lang)
-    with _compile_lock:
-        po_mtime = po_path.stat().st_mtime if po_path.exists() else None
-        if mo_path.exists() and not force and (po_mtime is None or mo_path.stat().st_mtime >= po_mtime):
-            return mo_path.read_bytes()
-        if po_mtime is None:
-            return None
-        data = _compile(po_path, lang)
-        try:
-            fd, tmp_name = tempfile.mkstemp(dir=mo_path.parent, prefix=".messages-", suffix=".mo")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp_name, mo_path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_name)
-                raise
-        except OSError:
-            pass  # not writable: use the in-memory copy
-        return data
 
 
 @cache
