@@ -29,6 +29,9 @@ class Settings:
     # Base URL people reach the app at (join links and QR codes); defaults to the request's own.
     public_url: str = field(default_factory=lambda: _env("LABS_PUBLIC_URL", ""))
     secret_key: str = ""
+    # Keys the HMAC behind research pseudonyms. Kept apart from the data (never in the database, so
+    # never in its backups): whoever holds a copy of the database cannot link pseudonyms to people.
+    pseudonym_key: str = ""
     debug: bool = field(default_factory=lambda: _env("LABS_DEBUG", "0") == "1")
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"
@@ -38,20 +41,27 @@ class Settings:
             url = _env("LABS_DATABASE_URL", f"sqlite+aiosqlite:///{self.data_dir / 'labs.db'}")
             object.__setattr__(self, "database_url", normalise_db_url(url))
         if not self.secret_key:
-            object.__setattr__(self, "secret_key", _env("LABS_SECRET_KEY", "") or self._stored_secret())
+            object.__setattr__(self, "secret_key", _env("LABS_SECRET_KEY", "") or self._stored_secret("secret_key"))
+        if not self.pseudonym_key:
+            key = _env("LABS_PSEUDONYM_KEY", "") or self._stored_secret("pseudonym_key")
+            object.__setattr__(self, "pseudonym_key", key)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def _stored_secret(self) -> str:
-        # Generated once and kept beside the database, so cookies survive restarts.
-        path = self.data_dir / "secret_key"
+    def _stored_secret(self, name: str) -> str:
+        # Generated once and kept in its own file in the data folder, so cookies and pseudonyms
+        # survive restarts; a second process starting at the same moment reads the first one's.
+        path = self.data_dir / name
         if path.exists():
             return path.read_text().strip()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
         with os.fdopen(fd, "w") as fh:
             fh.write(key)
         return key
