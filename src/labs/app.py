@@ -25,7 +25,7 @@ from labs.errors import LabsError
 from labs.live import Hub
 from labs.runtime import Runtime
 from labs.settings import Settings, get_settings
-from labs.web import api, live_views, pages, participant
+from labs.web import api, live_views, pages, participant, polls
 from labs.web.fragments import render_event
 from labs.web.render import page
 
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *live_views.routes,
             *participant.routes,
             *api.routes,
+            *polls.routes,
             create_static_files_router(path="/static", directories=[settings.static_dir], name="static"),
         ],
         plugins=[channels],

@@ -51,6 +51,9 @@ def public_json(event: dict[str, Any]) -> dict[str, Any]:
     if event["type"] in ("vote.cast", "vote.retracted"):
         data = {k: v for k, v in event["data"].items() if k != "note_id"}
         return {**event, "data": data}
+    if event["type"] == "poll.answered":  # what someone answered stays hidden; the tally comes at reveal
+        data = {k: v for k, v in event["data"].items() if k not in ("choices", "number")}
+        return {**event, "data": data}
     return event
 
 

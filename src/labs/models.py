@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -84,6 +85,9 @@ class ActivityType(enum.StrEnum):
     case_presentation = "case_presentation"
     voting = "voting"
     reflection = "reflection"
+    poll = "poll"
+    scale = "scale"
+    number = "number"
 
 
 class Consent(enum.StrEnum):
@@ -463,6 +467,63 @@ class FollowUp(Base):
     done_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+# --- polls and scales ----------------------------------------------------------------------
+
+
+class PollKind(enum.StrEnum):
+    single = "single"
+    multiple = "multiple"
+    scale = "scale"
+    number = "number"
+
+
+class PollStatus(enum.StrEnum):
+    ready = "ready"
+    open = "open"
+    closed = "closed"
+    revealed = "revealed"
+
+
+class Poll(Base):
+    """The question of a poll, scale or number activity; answers stay hidden until revealed."""
+
+    __tablename__ = "poll"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), index=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"), unique=True)
+    kind: Mapped[PollKind] = mapped_column(enum_column(PollKind))
+    question: Mapped[str] = mapped_column(String(500))
+    options: Mapped[list[str]] = mapped_column(JsonB, default=list)  # single and multiple choice
+    scale_min: Mapped[int | None] = mapped_column(Integer)
+    scale_max: Mapped[int | None] = mapped_column(Integer)
+    min_label: Mapped[str] = mapped_column(String(60), default="")
+    max_label: Mapped[str] = mapped_column(String(60), default="")
+    number_min: Mapped[float | None] = mapped_column(Float)
+    number_max: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[PollStatus] = mapped_column(enum_column(PollStatus), default=PollStatus.ready)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    revealed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class PollAnswer(Base):
+    """A participant's one answer to a poll (replaced when they change it while it is open)."""
+
+    __tablename__ = "poll_answer"
+    __table_args__ = (UniqueConstraint("poll_id", "participant_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("poll.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"), index=True)
+    # The client id of the answer as it stands: a resend of it is recognised and changes nothing.
+    client_id: Mapped[str] = mapped_column(String(64))
+    choices: Mapped[list[int]] = mapped_column(JsonB, default=list)  # option indexes (single, multiple)
+    number: Mapped[float | None] = mapped_column(Float)  # the scale point or the number given
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    answered_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 
 
 # --- the event log -------------------------------------------------------------------------

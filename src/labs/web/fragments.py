@@ -11,19 +11,19 @@ from typing import Any
 
 from labs.models import LabSession
 from labs.runtime import Runtime
-from labs.services import cases, notes, sessions, votes
+from labs.services import cases, notes, polls, sessions, votes
 from labs.web.render import fragment
 
 CONSOLE, PROJECTOR, PARTICIPANT = "console", "projector", "participant"
 HTML_AUDIENCES = (CONSOLE, PROJECTOR, PARTICIPANT)
 
-REGIONS = ("status", "agenda", "current", "timer", "wall", "votes", "people", "clusters", "cases")
+REGIONS = ("status", "agenda", "current", "timer", "wall", "votes", "people", "clusters", "cases", "poll", "poll_count")
 # Which regions an event type changes (note events change one card; see render_event).
 REGIONS_BY_EVENT = {
     "session.started": ("status", "agenda", "current", "timer", "wall"),
     "session.closed": ("status", "agenda", "current", "timer"),
     "session.updated": ("status",),
-    "activity.activated": ("agenda", "current", "timer", "wall", "clusters"),
+    "activity.activated": ("agenda", "current", "timer", "wall", "clusters", "poll"),
     "activity.added": ("agenda",),
     "activity.updated": ("agenda", "current"),
     "activity.removed": ("agenda",),
@@ -37,6 +37,11 @@ REGIONS_BY_EVENT = {
     "vote.round_closed": ("votes",),
     "vote.revealed": ("votes",),
     "case.shared": ("cases",),
+    "poll.created": ("agenda", "poll"),
+    "poll.opened": ("poll",),
+    "poll.closed": ("poll",),
+    "poll.revealed": ("poll",),
+    "poll.answered": ("poll_count",),
 }
 NOTE_EVENTS = {
     "note.added",
@@ -67,6 +72,8 @@ async def state(rt: Runtime, session_id: int, regions: tuple[str, ...] | None = 
         ctx["people"] = await sessions.participant_count(rt, session_id)
     if "cases" in want:
         ctx["cases"] = await cases.shared_in(rt, session_id)
+    if want & {"poll", "poll_count"}:
+        ctx["poll"] = await polls.state(rt, session_id)
     ctx["regions"] = [r for r in REGIONS if r in want]
     return ctx
 

@@ -15,7 +15,7 @@ from labs.errors import LabsError, NotFound
 from labs.i18n import N_
 from labs.models import Participant, SessionStatus
 from labs.runtime import Runtime
-from labs.services import notes, participants, sessions, votes
+from labs.services import notes, participants, polls, sessions, votes
 from labs.services.sessions import normalise_code
 from labs.web.forms import form_data
 from labs.web.fragments import state
@@ -126,6 +126,7 @@ async def _page(request: Req, rt: Runtime, me: Participant, **extra: Any) -> Res
         seq=ctx["session"].last_seq,
         me=me,
         my_votes=await votes.state(rt, me.session_id, me.id),
+        my_poll=await polls.state(rt, me.session_id, me.id),
         **ctx,
         **extra,
     )
