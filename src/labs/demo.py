@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from labs import demo_livinglab
 from labs.errors import Conflict
 from labs.models import (
     Account,
@@ -466,6 +467,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     )
 
     m3 = await _third_meeting(demo, community.id)
+    living_lab = await demo_livinglab.live_polls(rt, sanne, m3.id)
     await _backdate(rt, m1, minutes=85)
     await _backdate(rt, m2, minutes=85)
 
@@ -481,6 +483,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
             for s in [await sessions.get(rt, m.id) for m in (m1, m2, m3)]
         ],
         "live": {"id": live.id, "title": live.title, "join_code": live.join_code, "activity": current.title},
+        "polls": [p["question"] for p in living_lab],
         "cases": len(all_cases),
         "cities": sorted({c.city for c in all_cases}),
         "trace": {

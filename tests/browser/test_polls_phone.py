@@ -105,10 +105,10 @@ def test_poll_and_scale_on_phones(browser: Browser, live_server: LiveServer) -> 
         # --- the scale: asked from the console's form, with labelled ends ---------------------
         form = console.locator("#new-poll")
         form.get_by_label("Kind of question").select_option("scale")
-        form.get_by_label("Question").fill("How ready is your street for a heat network?")
-        form.get_by_label("Lowest point").fill("1")
+        form.get_by_role("textbox", name="Question").fill("How ready is your street for a heat network?")
+        form.get_by_label("Lowest point", exact=True).fill("1")
         form.get_by_label("Label of the lowest point").fill("Not at all")
-        form.get_by_label("Highest point").fill("5")
+        form.get_by_label("Highest point", exact=True).fill("5")
         form.get_by_label("Label of the highest point").fill("Fully ready")
         form.get_by_role("button", name="Add to the agenda").click()
         expect(console.locator("#new-poll")).to_contain_text("Added: How ready is your street")
