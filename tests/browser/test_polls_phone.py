@@ -26,9 +26,9 @@ def test_poll_and_scale_on_phones(browser: Browser, live_server: LiveServer) -> 
     token = live_server.create_user("fac@example.org")
     created = api(live_server, "/api/v1/sessions", token, {"title": "Energy evening", "agenda": [{"title": "Welcome"}]})
     sid, code = created["id"], created["join_code"]
-    api(live_server, f"/api/v1/sessions/{sid}/polls", token, {
-        "kind": "single", "question": "What should we try first?", "options": ["Solar roofs", "Insulation", "Heat pumps"],
-    })
+    options = ["Solar roofs", "Insulation", "Heat pumps"]
+    poll = {"kind": "single", "question": "What should we try first?", "options": options}
+    api(live_server, f"/api/v1/sessions/{sid}/polls", token, poll)
     api(live_server, f"/api/v1/sessions/{sid}/start", token, {})
     contexts: list[BrowserContext] = []
     errors: list[str] = []
