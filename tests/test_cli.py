@@ -305,8 +305,10 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     wall = await notes.wall(rt, first, include_hidden=False)  # type: ignore[arg-type]
     about_old = {n["id"] for n in wall if n["case_id"] == old.id}
     async with rt.db.read() as db:
-        log_first = [e.type for e in await events.since(db, first, 0)]  # type: ignore[arg-type]
-        log_live = [(e.type, e.data) for e in await events.since(db, live.id, 0)]
+        log_first = [e.type for e in await events.since(db, events.Stream.session(first), 0)]  # type: ignore[arg-type]
+        log_outcome = [e.type for e in await events.since(db, events.Stream.outcome(outcome.id), 0)]
+        log_new_case = [e.type for e in await events.since(db, events.Stream.case(new.id), 0)]
+        log_live = [(e.type, e.data) for e in await events.since(db, events.Stream.session(live.id), 0)]
     facts["trace"] = {
         "old_shared_in_outcome_session": first in {s.session_id for s in await cases.shares_of(rt, old.id)},
         "outcome_kind": outcome.kind.value,
@@ -315,7 +317,9 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
         "new_city_differs": new.city != old.city,
         "new_shared_in": {s.session_id for s in await cases.shares_of(rt, new.id)},
         "live_id": live.id,
-        "first_session_log": {"case.shared", "outcome.recorded", "case.derived"} <= set(log_first),
+        "first_session_log": "case.shared" in log_first,
+        "outcome_log": log_outcome[:1] == ["outcome.recorded"],
+        "derived_case_log": log_new_case[:1] == ["case.derived"],
         "live_log_shares_new": any(t == "case.shared" and d["case_id"] == new.id for t, d in log_live),
     }
     return facts
@@ -343,6 +347,7 @@ def assert_demo(facts: dict[str, Any]) -> None:
     assert trace["new_city_differs"]
     assert trace["new_shared_in"] == {trace["live_id"]}
     assert trace["first_session_log"] and trace["live_log_shares_new"]
+    assert trace["outcome_log"] and trace["derived_case_log"]
 
 
 def assert_demo_output(stdout: str, facts: dict[str, Any]) -> None:

@@ -307,9 +307,9 @@ async def test_each_event_is_rendered_once_per_audience(settings: Any) -> None:
 
     calls: list[tuple[int, str]] = []
 
-    async def counting(rt_: Any, session_id: int, event: dict[str, Any], audiences: list[str]) -> dict[str, str]:
-        calls.extend((event["seq"], audience) for audience in audiences)
-        return await render_event(rt_, session_id, event, audiences)
+    async def counting(rt_: Any, session_id: int, views: dict[str, dict[str, Any]]) -> dict[str, str]:
+        calls.extend((view["seq"], audience) for audience, view in views.items())
+        return await render_event(rt_, session_id, views)
 
     rt = Runtime(settings, Database(settings.database_url, pooled=False))
     channels = ChannelsPlugin(MemoryChannelsBackend(), arbitrary_channels_allowed=True)

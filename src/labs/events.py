@@ -4,28 +4,62 @@ Services do::
 
     async with events.change(rt) as tx:
         tx.db.add(...)
-        await tx.emit(session_id, "note.added", {...}, actor)
+        await tx.emit(Stream.session(session_id), catalogue.NoteAdded(...), actor)
 
-`emit` takes the session's next sequence number inside the transaction, so numbers stay gapless
-with many writers; the events leave for the channel only once the commit has succeeded."""
+Every event belongs to one stream: a session's (live changes), a case's, an outcome's or a
+community's. `emit` takes the stream's next sequence number inside the transaction, so numbers stay
+gapless per stream with many writers; the events leave for the channel only once the commit has
+succeeded. What each audience may read of an event is decided by `labs.catalogue.view`; `visible`
+applies it to a batch with one lookup of the people and notes it refers to."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs.models import ActorKind, Event, LabSession
+from labs import catalogue
+from labs.catalogue import Audience, Payload, Refs
+from labs.models import Account, ActorKind, Event, EventStream, LabSession, Note, Participant
 
 if TYPE_CHECKING:
     from labs.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+STREAM_KINDS = ("session", "case", "outcome", "community")
+
+
+class Stream(NamedTuple):
+    kind: str
+    id: int
+
+    @classmethod
+    def session(cls, session_id: int) -> Stream:
+        return cls("session", session_id)
+
+    @classmethod
+    def case(cls, case_id: int) -> Stream:
+        return cls("case", case_id)
+
+    @classmethod
+    def outcome(cls, outcome_id: int) -> Stream:
+        return cls("outcome", outcome_id)
+
+    @classmethod
+    def community(cls, community_id: int) -> Stream:
+        return cls("community", community_id)
+
+    @property
+    def channel(self) -> str:
+        return f"{self.kind}:{self.id}"
 
 
 @dataclass(frozen=True)
@@ -43,7 +77,8 @@ class Actor:
 
 
 def wire(event: Event) -> dict[str, Any]:
-    """The public shape of an event: API responses, websocket frames and the channel message."""
+    """The stored shape of an event, before any audience's view: the channel message. API
+    responses and frames pass it through `visible` first."""
     return {
         "seq": event.seq,
         "type": event.type,
@@ -52,24 +87,52 @@ def wire(event: Event) -> dict[str, Any]:
     }
 
 
+def stream_of(event: Event) -> Stream:
+    return Stream(event.stream, event.stream_id)
+
+
 class Change:
     def __init__(self, db: AsyncSession) -> None:
         self.db = db
         self.events: list[Event] = []
 
-    async def emit(self, session_id: int, type: str, data: dict[str, Any], actor: Actor) -> Event:
-        seq = (
-            await self.db.execute(
-                update(LabSession)
-                .where(LabSession.id == session_id)
-                .values(last_seq=LabSession.last_seq + 1)
-                .returning(LabSession.last_seq)
-            )
-        ).scalar_one()
-        event = Event(session_id=session_id, seq=seq, type=type, data=data, actor_kind=actor.kind, actor_id=actor.id)
+    async def emit(self, stream: Stream, payload: Payload, actor: Actor) -> Event:
+        spec = catalogue.spec_of(payload)
+        if spec.stream != stream.kind:
+            raise ValueError(f"{spec.name} goes on a {spec.stream} stream, not {stream.kind}")
+        seq = await self._next_seq(stream)
+        event = Event(
+            stream=stream.kind,
+            stream_id=stream.id,
+            session_id=stream.id if stream.kind == "session" else None,
+            seq=seq,
+            type=spec.name,
+            data=catalogue.encode(payload),
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+        )
         self.db.add(event)
         self.events.append(event)
         return event
+
+    async def _next_seq(self, stream: Stream) -> int:
+        if stream.kind == "session":
+            # A session's counter stays on its row: the API reports it as last_seq.
+            query: Any = (
+                update(LabSession)
+                .where(LabSession.id == stream.id)
+                .values(last_seq=LabSession.last_seq + 1)
+                .returning(LabSession.last_seq)
+            )
+        else:
+            insert = pg_insert if self.db.bind.dialect.name == "postgresql" else sqlite_insert
+            query = (
+                insert(EventStream)
+                .values(kind=stream.kind, id=stream.id, last_seq=1)
+                .on_conflict_do_update(index_elements=["kind", "id"], set_={"last_seq": EventStream.last_seq + 1})
+                .returning(EventStream.last_seq)
+            )
+        return int((await self.db.execute(query)).scalar_one())
 
 
 @asynccontextmanager
@@ -80,11 +143,47 @@ async def change(rt: Runtime) -> AsyncIterator[Change]:
         await db.flush()
     # Committed: only now may anyone hear of it.
     for event in tx.events:
-        await rt.publish(event.session_id, wire(event))
+        await rt.publish(stream_of(event), wire(event))
 
 
-async def since(db: AsyncSession, session_id: int, after: int, limit: int | None = None) -> list[Event]:
-    query = select(Event).where(Event.session_id == session_id, Event.seq > after).order_by(Event.seq)
+async def since(db: AsyncSession, stream: Stream, after: int, limit: int | None = None) -> list[Event]:
+    query = (
+        select(Event)
+        .where(Event.stream == stream.kind, Event.stream_id == stream.id, Event.seq > after)
+        .order_by(Event.seq)
+    )
     if limit is not None:
         query = query.limit(limit)
     return list((await db.scalars(query)).all())
+
+
+async def last_seq(db: AsyncSession, stream: Stream) -> int:
+    if stream.kind == "session":
+        session = await db.get(LabSession, stream.id)
+        return session.last_seq if session else 0
+    counter = await db.get(EventStream, (stream.kind, stream.id))
+    return counter.last_seq if counter else 0
+
+
+async def refs(db: AsyncSession, wires: Iterable[dict[str, Any]]) -> Refs:
+    """One read of the people and notes a batch of events refers to, as the tables hold them now
+    (so an erased person or a note hidden since is withheld from every later view)."""
+    wires = list(wires)
+    pids, aids, nids = catalogue.participant_ids(wires), catalogue.account_ids(wires), catalogue.note_ids(wires)
+    found = list((await db.scalars(select(Participant).where(Participant.id.in_(pids)))).all()) if pids else []
+    names: dict[int, str] = {}
+    if aids:
+        rows = await db.execute(select(Account.id, Account.display_name).where(Account.id.in_(aids)))
+        names = {account_id: name for account_id, name in rows.all()}
+    withheld: frozenset[int] = frozenset()
+    if nids:
+        gone = select(Note.id).where(Note.id.in_(nids), or_(Note.hidden.is_(True), Note.deleted.is_(True)))
+        withheld = frozenset((await db.scalars(gone)).all())
+    return Refs(participants={p.id: p for p in found}, accounts=names, withheld_notes=withheld)
+
+
+async def visible(db: AsyncSession, wires: Iterable[dict[str, Any]], audience: Audience) -> list[dict[str, Any]]:
+    """A batch of events as `audience` may read it (API, stream and event log alike)."""
+    wires = list(wires)
+    known = await refs(db, wires)
+    return [catalogue.view(w, audience, known) for w in wires]

@@ -55,7 +55,6 @@ DEFAULT_TIMEZONE: tzinfo = ZoneInfo(os.environ.get("LABS_TIMEZONE", "").strip() 
 _render_lang: ContextVar[str | None] = ContextVar("labs_render_lang", default=None)
 
 
-
 # --------------------------------------------------------------------------- language choice
 
 

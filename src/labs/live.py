@@ -18,8 +18,9 @@ from typing import Any
 
 from litestar.channels import ChannelsPlugin
 
-from labs import events
-from labs.models import LabSession
+from labs import catalogue, events
+from labs.catalogue import Audience
+from labs.events import Stream
 from labs.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -34,27 +35,20 @@ DIRECT_SEND_BUDGET_S = 0.02
 # PostgreSQL NOTIFY payloads stop at 8000 bytes: larger events ring only the doorbell.
 DOORBELL_ONLY_ABOVE = 7000
 
-# The audiences a fragment is rendered for. JSON clients get the event as is (participants
-# without vote choices until reveal); HTML views get fragments.
+# The views a frame is rendered for, and whose eyes each one is (labs.catalogue decides what each
+# audience may read of an event). JSON clients get the event; HTML views get fragments.
 JSON_FACILITATOR = "json"
 JSON_PARTICIPANT = "json-participant"
 JSON_AUDIENCES = (JSON_FACILITATOR, JSON_PARTICIPANT)
-# Renders one event's HTML frames for the given audiences, from one read of what it changed.
-Renderer = Callable[[Runtime, int, dict[str, Any], list[str]], Awaitable[dict[str, str]]]
-
-
-def channel_name(session_id: int) -> str:
-    return f"session:{session_id}"
-
-
-def public_json(event: dict[str, Any]) -> dict[str, Any]:
-    if event["type"] in ("vote.cast", "vote.retracted"):
-        data = {k: v for k, v in event["data"].items() if k != "note_id"}
-        return {**event, "data": data}
-    if event["type"] == "poll.answered":  # what someone answered stays hidden; the tally comes at reveal
-        data = {k: v for k, v in event["data"].items() if k not in ("choices", "number")}
-        return {**event, "data": data}
-    return event
+AUDIENCE_OF = {
+    JSON_FACILITATOR: Audience.facilitator,
+    JSON_PARTICIPANT: Audience.participant,
+    "console": Audience.facilitator,
+    "projector": Audience.projector,
+    "participant": Audience.participant,
+}
+# Renders one event's HTML frames: view name -> the event as that view's audience may read it.
+Renderer = Callable[[Runtime, int, dict[str, dict[str, Any]]], Awaitable[dict[str, str]]]
 
 
 @dataclass(eq=False)
@@ -124,11 +118,10 @@ class Room:
 
     async def run(self) -> None:
         try:
-            async with self.hub.channels.start_subscription([channel_name(self.session_id)]) as sub:
+            async with self.hub.channels.start_subscription([Stream.session(self.session_id).channel]) as sub:
                 # Subscribed first, then read where the log stands: nothing falls in between.
                 async with self.hub.rt.db.read() as db:
-                    session = await db.get(LabSession, self.session_id)
-                    self.last_seq = session.last_seq if session else 0
+                    self.last_seq = await events.last_seq(db, Stream.session(self.session_id))
                 self.ready.set()
                 async for raw in sub.iter_events():
                     try:
@@ -148,7 +141,8 @@ class Room:
                 # Another process's event overtook one, or only the doorbell rang (the event was too
                 # large for the channel): fetch what is missing from the database.
                 async with self.hub.rt.db.read() as db:
-                    batch = [events.wire(e) for e in await events.since(db, self.session_id, self.last_seq)]
+                    stream = Stream.session(self.session_id)
+                    batch = [events.wire(e) for e in await events.since(db, stream, self.last_seq)]
             for item in batch:
                 if item["seq"] > self.last_seq:
                     await self.deliver(item)
@@ -184,33 +178,58 @@ class Hub:
         # (session, seq, audience) -> frame: catch-up of many clients after a venue Wi-Fi drop
         # renders each missed event once, not once per client.
         self._frames: OrderedDict[tuple[int, int, str], str] = OrderedDict()
+        # (session, note id) -> seqs of its cached frames: once a note is hidden or deleted, the
+        # frames that showed its text must not serve a later catch-up.
+        self._note_seqs: dict[tuple[int, int], list[int]] = {}
 
     async def frames(self, session_id: int, event: dict[str, Any], audiences: set[str]) -> dict[str, str]:
         """The event's frame for each audience, each rendered once (and kept for catch-ups)."""
         seq = event["seq"]
+        self._forget_withheld(session_id, event)
         missing = [a for a in audiences if (session_id, seq, a) not in self._frames]
-        html = [a for a in missing if a not in JSON_AUDIENCES]
-        made = await self.render_html(self.rt, session_id, event, html) if html else {}
-        for audience in missing:
-            if audience == JSON_FACILITATOR:
-                made[audience] = json.dumps(event)
-            elif audience == JSON_PARTICIPANT:
-                made[audience] = json.dumps(public_json(event))
-            self._frames[(session_id, seq, audience)] = made[audience]
+        if missing:
+            views = await self._views(event, missing)
+            html = {a: v for a, v in views.items() if a not in JSON_AUDIENCES}
+            made = await self.render_html(self.rt, session_id, html) if html else {}
+            for audience in missing:
+                if audience in JSON_AUDIENCES:
+                    made[audience] = json.dumps(views[audience])
+                self._frames[(session_id, seq, audience)] = made[audience]
         while len(self._frames) > 20_000:
             self._frames.popitem(last=False)
         return {a: self._frames[(session_id, seq, a)] for a in audiences}
 
+    def _forget_withheld(self, session_id: int, event: dict[str, Any]) -> None:
+        if event.get("type") not in catalogue.NOTE_TYPES or not isinstance(event["data"].get("id"), int):
+            return
+        key = (session_id, event["data"]["id"])
+        if event["type"] in ("note.hidden", "note.deleted"):
+            for seq in self._note_seqs.pop(key, []):
+                for audience in AUDIENCE_OF:
+                    self._frames.pop((session_id, seq, audience), None)
+        self._note_seqs.setdefault(key, []).append(event["seq"])
+        while len(self._note_seqs) > 20_000:  # as bounded as the frames it points at
+            self._note_seqs.pop(next(iter(self._note_seqs)))
+
+    async def _views(self, event: dict[str, Any], audiences: list[str]) -> dict[str, dict[str, Any]]:
+        """The event as each view's audience may read it, with one read of the people and notes it
+        names (none for events that name nobody)."""
+        known = catalogue.Refs()
+        if catalogue.participant_ids([event]) or catalogue.account_ids([event]) or catalogue.note_ids([event]):
+            async with self.rt.db.read() as db:
+                known = await events.refs(db, [event])
+        return {a: catalogue.view(event, AUDIENCE_OF[a], known) for a in audiences}
+
     async def frame(self, session_id: int, event: dict[str, Any], audience: str) -> str:
         return (await self.frames(session_id, event, {audience}))[audience]
 
-    async def publish(self, session_id: int, event: dict[str, Any]) -> None:
+    async def publish(self, stream: Stream, event: dict[str, Any]) -> None:
         # wait_published sends straight through the backend: a failure here is logged by the
         # caller and cannot stop a shared publisher task (litestar issue 5008).
         message = json.dumps(event)
         if len(message) > DOORBELL_ONLY_ABOVE:
             message = json.dumps({"seq": event["seq"]})
-        await self.channels.wait_published(message, [channel_name(session_id)])
+        await self.channels.wait_published(message, [stream.channel])
 
     async def serve(self, session_id: int, client: Client, after: int, on_reset: Callable[[], Awaitable[None]]) -> None:
         """Feed one client until its connection ends: catch up from `after`, then stream."""
@@ -246,17 +265,17 @@ class Hub:
 
     async def catch_up(self, session_id: int, client: Client, on_reset: Callable[[], Awaitable[None]]) -> None:
         html = client.audience not in JSON_AUDIENCES
+        stream = Stream.session(session_id)
         while True:
             async with self.rt.db.read() as db:
                 if html:
-                    backlog = await events.since(db, session_id, client.sent_seq, limit=HTML_REPLAY_LIMIT + 1)
+                    backlog = await events.since(db, stream, client.sent_seq, limit=HTML_REPLAY_LIMIT + 1)
                     if len(backlog) > HTML_REPLAY_LIMIT:
-                        session = await db.get(LabSession, session_id)
-                        client.sent_seq = session.last_seq if session else client.sent_seq
+                        client.sent_seq = await events.last_seq(db, stream) or client.sent_seq
                         await on_reset()
                         return
                 else:
-                    backlog = await events.since(db, session_id, client.sent_seq, limit=CATCH_UP_PAGE)
+                    backlog = await events.since(db, stream, client.sent_seq, limit=CATCH_UP_PAGE)
             for event in backlog:
                 await client.write(event.seq, await self.frame(session_id, events.wire(event), client.audience))
             if html or len(backlog) < CATCH_UP_PAGE:

@@ -529,16 +529,30 @@ class PollAnswer(Base):
 # --- the event log -------------------------------------------------------------------------
 
 
+class EventStream(Base):
+    """The counter of a stream that is not a session (a case's, an outcome's, a community's): bumped
+    inside each change's transaction, like a session's last_seq, so its seq stays gapless."""
+
+    __tablename__ = "event_stream"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class Event(Base):
-    """One row per change, numbered per session: live updates, resume, replay and research trace."""
+    """One row per change, numbered per stream (a session's, a case's, an outcome's, a community's):
+    live updates, resume, replay and the research trace. Session events also keep session_id."""
 
     __tablename__ = "event"
     __table_args__ = (
         UniqueConstraint("session_id", "seq"),
+        UniqueConstraint("stream", "stream_id", "seq"),
         Index("ix_event_type", "type"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(16), default="session")
+    stream_id: Mapped[int] = mapped_column(Integer)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(48))
     data: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)

@@ -8,15 +8,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labs.db import Database
+from labs.events import Stream
 from labs.ratelimit import Limits
 from labs.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Publisher = Callable[[int, dict[str, Any]], Awaitable[None]]
+Publisher = Callable[[Stream, dict[str, Any]], Awaitable[None]]
 
 
-async def _nowhere(_session_id: int, _event: dict[str, Any]) -> None:
+async def _nowhere(_stream: Stream, _event: dict[str, Any]) -> None:
     """The CLI has no listeners: clients that connect later catch up from the database."""
 
 
@@ -29,9 +30,9 @@ class Runtime:
     # Participant token digest -> (expiry, participant): every post and page asks who is asking.
     participants_by_token: dict[str, tuple[float, Any]] = field(default_factory=dict)
 
-    async def publish(self, session_id: int, event: dict[str, Any]) -> None:
+    async def publish(self, stream: Stream, event: dict[str, Any]) -> None:
         # A failed publish must not fail the (already committed) change: clients fill gaps from the db.
         try:
-            await self.publisher(session_id, event)
+            await self.publisher(stream, event)
         except Exception:
-            log.exception("publishing event %s of session %s failed", event.get("seq"), session_id)
+            log.exception("publishing event %s of %s failed", event.get("seq"), stream.channel)

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import events, validate
+from labs import catalogue, events, validate
 from labs.errors import Conflict, Forbidden, Invalid, NotFound
-from labs.events import Actor
+from labs.events import Actor, Stream
 from labs.i18n import N_
 from labs.models import Account, Activity, Case, CaseShare, CaseStage, Outcome, Role, SessionStatus
 from labs.runtime import Runtime
@@ -298,7 +298,11 @@ async def share_case(
         share = CaseShare(case_id=case.id, session_id=session_id, activity_id=activity_id, presenter=name)
         tx.db.add(share)
         await tx.db.flush()
-        await tx.emit(session_id, "case.shared", share_data(share, case), Actor.account(account.id))
+        await tx.emit(
+            Stream.session(session_id),
+            catalogue.build(catalogue.CaseShared, share_data(share, case)),
+            Actor.account(account.id),
+        )
     return share
 
 
@@ -307,7 +311,7 @@ async def derive_case(
 ) -> Case:
     """An adopted practice becomes a new case, derived from the case it learned from, through the
     outcome that records the adoption. SDGs and topics are inherited unless data gives them.
-    When the outcome belongs to a session, "case.derived" goes into that session's log."""
+    "case.derived" opens the new case's own stream."""
     async with events.change(rt) as tx:
         original = await _load(tx.db, from_case_id)
         outcome = await tx.db.get(Outcome, validate.integer(outcome_id, "outcome_id"))
@@ -318,11 +322,13 @@ async def derive_case(
         case = Case(**fields, derived_from_id=original.id, from_outcome_id=outcome.id, created_by_id=account.id)
         tx.db.add(case)
         await tx.db.flush()
-        if outcome.session_id is not None:
-            await tx.emit(
-                outcome.session_id,
-                "case.derived",
-                {"case": case_data(case), "from_case_id": original.id, "outcome_id": outcome.id},
-                Actor.account(account.id),
-            )
+        await tx.emit(
+            Stream.case(case.id),
+            catalogue.CaseDerived(
+                case=catalogue.build(catalogue.CaseState, case_data(case)),
+                from_case_id=original.id,
+                outcome_id=outcome.id,
+            ),
+            Actor.account(account.id),
+        )
     return case

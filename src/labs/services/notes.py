@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import events, validate
+from labs import catalogue, events, validate
 from labs.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
-from labs.events import Actor
+from labs.events import Actor, Stream
 from labs.models import (
     Account,
     CaseShare,
@@ -30,8 +30,9 @@ MAX_BODY = 2000
 MAX_CLIENT_ID = 64
 
 
-def note_data(note: Note, author: str | None) -> dict[str, Any]:
-    """The full state of a note: every note event carries it, so views render without a query."""
+def note_state(note: Note) -> dict[str, Any]:
+    """The full state of a note, its author by id: every note event carries it, so views render
+    without a query (catalogue.NoteState)."""
     return {
         "id": note.id,
         "client_id": note.client_id,
@@ -39,7 +40,7 @@ def note_data(note: Note, author: str | None) -> dict[str, Any]:
         "kind": note.kind.value,
         "activity_id": note.activity_id,
         "participant_id": note.participant_id,
-        "author": author,
+        "entered_by_id": note.entered_by_id,
         "case_id": note.case_id,
         "cluster_id": note.cluster_id,
         "hidden": note.hidden,
@@ -47,6 +48,13 @@ def note_data(note: Note, author: str | None) -> dict[str, Any]:
         "deleted": note.deleted,
         "created_at": note.created_at.isoformat(),
     }
+
+
+def note_data(note: Note, author: str | None) -> dict[str, Any]:
+    """A note as the API answers it: with its author's display name."""
+    state = note_state(note)
+    del state["entered_by_id"]
+    return {**state, "author": author}
 
 
 def _body(value: Any) -> str:
@@ -121,7 +129,7 @@ async def post(
             await tx.db.flush()
             payload = note_data(note, participant.display_name if participant else await _author(tx.db, note))
             actor = Actor.participant(participant.id) if participant else Actor.account(account.id)  # type: ignore[union-attr]
-            event = await tx.emit(session_id, "note.added", payload, actor)
+            event = await tx.emit(Stream.session(session_id), catalogue.NoteAdded(**note_state(note)), actor)
     except (IntegrityError, RateLimited, Conflict):
         # A resend of a note that was stored (its answer got lost) is answered with the first note,
         # even once posting is closed or limited. Trying the insert first spares every post this
@@ -203,7 +211,9 @@ async def edit(rt: Runtime, participant: Participant, note_id: int, data: dict[s
             note.kind = validate.choice(NoteKind, data["kind"], "kind")
         note.updated_at = datetime.now(UTC)
         payload = note_data(note, participant.display_name)
-        await tx.emit(note.session_id, "note.edited", payload, Actor.participant(participant.id))
+        await tx.emit(
+            Stream.session(note.session_id), catalogue.NoteEdited(**note_state(note)), Actor.participant(participant.id)
+        )
     return payload
 
 
@@ -213,18 +223,17 @@ async def delete(rt: Runtime, participant: Participant, note_id: int) -> None:
         note.deleted = True
         note.updated_at = datetime.now(UTC)
         await tx.emit(
-            note.session_id,
-            "note.deleted",
-            note_data(note, participant.display_name),
+            Stream.session(note.session_id),
+            catalogue.NoteDeleted(**note_state(note)),
             Actor.participant(participant.id),
         )
 
 
 MODERATION = {
-    "hide": ("hidden", True, "note.hidden"),
-    "restore": ("hidden", False, "note.restored"),
-    "pin": ("pinned", True, "note.pinned"),
-    "unpin": ("pinned", False, "note.unpinned"),
+    "hide": ("hidden", True),
+    "restore": ("hidden", False),
+    "pin": ("pinned", True),
+    "unpin": ("pinned", False),
 }
 
 
@@ -232,14 +241,18 @@ async def moderate(rt: Runtime, account: Account, session_id: int, note_id: int,
     """Hide/restore (kept in the log, hidden notes stay out of reports) and pin/unpin."""
     if action not in MODERATION:
         raise Invalid(f"Unknown action {action!r}; allowed: {', '.join(MODERATION)}.")
-    attr, value, event_type = MODERATION[action]
+    attr, value = MODERATION[action]
     async with events.change(rt) as tx:
         await load_for(tx.db, session_id, account)
         note = await _note_in(tx.db, session_id, note_id)
         setattr(note, attr, value)
         note.updated_at = datetime.now(UTC)
         payload = note_data(note, await _author(tx.db, note))
-        await tx.emit(session_id, event_type, payload, Actor.account(account.id))
+        await tx.emit(
+            Stream.session(session_id),
+            catalogue.MODERATION_EVENTS[action](**note_state(note)),
+            Actor.account(account.id),
+        )
     return payload
 
 
@@ -258,10 +271,18 @@ async def cluster_note(rt: Runtime, account: Account, session_id: int, note_id: 
                 cluster = Cluster(session_id=session_id, activity_id=session.current_activity_id, name=name)
                 tx.db.add(cluster)
                 await tx.db.flush()
-                await tx.emit(session_id, "cluster.created", cluster_data(cluster), Actor.account(account.id))
+                await tx.emit(
+                    Stream.session(session_id),
+                    catalogue.ClusterCreated(**cluster_data(cluster)),
+                    Actor.account(account.id),
+                )
         note.cluster_id = cluster.id if cluster else None
         payload = note_data(note, await _author(tx.db, note))
-        await tx.emit(session_id, "note.clustered", {**payload, "cluster": name or None}, Actor.account(account.id))
+        await tx.emit(
+            Stream.session(session_id),
+            catalogue.NoteClustered(**note_state(note), cluster=name or None),
+            Actor.account(account.id),
+        )
     return payload
 
 

@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import events, validate
+from labs import catalogue, events, validate
 from labs.errors import Conflict, Invalid, NotFound
-from labs.events import Actor
+from labs.events import Actor, Stream
 from labs.i18n import N_
 from labs.models import (
     Account,
@@ -243,10 +243,11 @@ async def record_outcome(
             row.outcome_id = outcome.id
             tx.db.add(row)
         await tx.db.flush()
-        if outcome.session_id is not None:
-            await tx.emit(
-                outcome.session_id, "outcome.recorded", outcome_data(outcome, rows), Actor.account(account.id)
-            )
+        await tx.emit(
+            Stream.outcome(outcome.id),
+            catalogue.build(catalogue.OutcomeRecorded, outcome_data(outcome, rows)),
+            Actor.account(account.id),
+        )
     return outcome
 
 
@@ -268,8 +269,11 @@ async def add_follow_up(
         follow_up = FollowUp(outcome_id=outcome.id, due_on=due, assigned_to_id=assignee)
         tx.db.add(follow_up)
         await tx.db.flush()
-        if outcome.session_id is not None:
-            await tx.emit(outcome.session_id, "follow_up.planned", follow_up_data(follow_up), Actor.account(account.id))
+        await tx.emit(
+            Stream.outcome(outcome.id),
+            catalogue.build(catalogue.FollowUpPlanned, follow_up_data(follow_up)),
+            Actor.account(account.id),
+        )
     return follow_up
 
 
@@ -297,13 +301,11 @@ async def complete_follow_up(
         follow_up.status = result
         follow_up.findings = text
         follow_up.done_at = datetime.now(UTC)
-        if outcome.session_id is not None:
-            await tx.emit(
-                outcome.session_id,
-                "follow_up.completed",
-                follow_up_data(follow_up),
-                Actor.account(account.id),
-            )
+        await tx.emit(
+            Stream.outcome(outcome.id),
+            catalogue.build(catalogue.FollowUpCompleted, follow_up_data(follow_up)),
+            Actor.account(account.id),
+        )
     return follow_up
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labs import events, validate
+from labs import catalogue, events, validate
 from labs.auth import PARTICIPANT_TOKEN_PREFIX, new_token, token_digest
 from labs.errors import Gone, Invalid, NotFound, RateLimited
-from labs.events import Actor
+from labs.events import Actor, Stream
 from labs.i18n import N_
 from labs.models import Account, Consent, ConsentRecord, LabSession, Participant, Sector, SessionStatus
 from labs.runtime import Runtime
@@ -81,7 +81,9 @@ async def join(rt: Runtime, code: str, data: dict[str, Any], client: str) -> tup
             )
         )
         await tx.emit(
-            session.id, "participant.joined", participant_data(participant), Actor.participant(participant.id)
+            Stream.session(session.id),
+            catalogue.ParticipantJoined(participant_id=participant.id),
+            Actor.participant(participant.id),
         )
     return participant, token
 
@@ -99,7 +101,11 @@ async def add_proxy(rt: Runtime, account: Account, session_id: int, data: dict[s
                 participant_id=participant.id, choice=participant.consent, text_version=session.consent_text_version
             )
         )
-        await tx.emit(session_id, "participant.joined", participant_data(participant), Actor.account(account.id))
+        await tx.emit(
+            Stream.session(session_id),
+            catalogue.ParticipantJoined(participant_id=participant.id, proxy=True),
+            Actor.account(account.id),
+        )
     return participant
 
 
@@ -115,9 +121,8 @@ async def change_consent(rt: Runtime, participant: Participant, choice: str) -> 
             rt.participants_by_token.pop(current.token_hash, None)
         tx.db.add(ConsentRecord(participant_id=current.id, choice=consent, text_version=session.consent_text_version))
         await tx.emit(
-            session.id,
-            "consent.changed",
-            {"participant_id": current.id, "consent": consent.value},
+            Stream.session(session.id),
+            catalogue.ConsentChanged(participant_id=current.id, consent=consent.value),
             Actor.participant(current.id),
         )
     return current

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import events, validate
+from labs import catalogue, events, validate
 from labs.errors import Conflict, Invalid, NotFound
-from labs.events import Actor
+from labs.events import Actor, Stream
 from labs.i18n import N_
 from labs.models import (
     Account,
@@ -327,8 +327,9 @@ async def create(rt: Runtime, account: Account, session_id: int, data: dict[str,
         poll = Poll(session_id=session_id, activity_id=activity.id, status=PollStatus.ready, **fields)
         tx.db.add(poll)
         await tx.db.flush()
-        await tx.emit(session_id, "activity.added", activity_data(activity), actor)
-        await tx.emit(session_id, "poll.created", poll_data(poll), actor)
+        stream = Stream.session(session_id)
+        await tx.emit(stream, catalogue.ActivityAdded(**activity_data(activity)), actor)
+        await tx.emit(stream, catalogue.build(catalogue.PollCreated, poll_data(poll)), actor)
         created = poll_data(poll)
     return created
 
@@ -347,17 +348,18 @@ async def set_status(rt: Runtime, account: Account, session_id: int, poll_id: in
                 raise Conflict("The results of this poll are revealed; it cannot open again.")
             if poll.status is not PollStatus.open:
                 poll.status, poll.opened_at, poll.closed_at = PollStatus.open, poll.opened_at or now, None
-                await tx.emit(session_id, "poll.opened", {"poll_id": poll.id}, actor)
+                await tx.emit(Stream.session(session_id), catalogue.PollOpened(poll_id=poll.id), actor)
         else:
             if poll.status is PollStatus.open:
                 poll.status, poll.closed_at = PollStatus.closed, now
-                await tx.emit(session_id, "poll.closed", {"poll_id": poll.id}, actor)
+                await tx.emit(Stream.session(session_id), catalogue.PollClosed(poll_id=poll.id), actor)
             if action == "reveal" and poll.status is not PollStatus.revealed:
                 if poll.status is PollStatus.ready:
                     raise Conflict("This poll has not been opened yet.")
                 poll.status, poll.revealed_at = PollStatus.revealed, now
                 counted = tally(poll, await _answers(tx.db, poll.id))
-                await tx.emit(session_id, "poll.revealed", {"poll_id": poll.id, "results": counted}, actor)
+                revealed = catalogue.build(catalogue.PollRevealed, {"poll_id": poll.id, "results": counted})
+                await tx.emit(Stream.session(session_id), revealed, actor)
         result = poll_data(poll)
     return result
 
@@ -404,7 +406,7 @@ async def answer(
             "entered_by_id": account.id if account else None,
         }
         actor = Actor.account(account.id) if account else Actor.participant(participant.id)
-        event = await tx.emit(session_id, "poll.answered", payload, actor)
+        event = await tx.emit(Stream.session(session_id), catalogue.build(catalogue.PollAnswered, payload), actor)
         result = answer_data(existing)
     return result, event.seq
 

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from labs import events, validate
+from labs import catalogue, events, validate
 from labs.errors import Conflict, Invalid, NotFound
-from labs.events import Actor
+from labs.events import Actor, Stream
 from labs.i18n import DEFAULT_TIMEZONE, N_
 from labs.models import (
     Account,
@@ -259,9 +259,8 @@ async def create(rt: Runtime, account: Account, data: dict[str, Any]) -> LabSess
             tx.db.add(Activity(session_id=session.id, position=position, **item))
         await tx.db.flush()
         await tx.emit(
-            session.id,
-            "session.created",
-            {"title": session.title, "kind": session.kind.value},
+            Stream.session(session.id),
+            catalogue.SessionCreated(title=session.title, kind=session.kind.value),
             Actor.account(account.id),
         )
     return await get(rt, session.id)
@@ -275,14 +274,12 @@ async def update(rt: Runtime, account: Account, session_id: int, data: dict[str,
             setattr(session, key, value)
         if session.status is SessionStatus.draft and session.starts_at:
             session.status = SessionStatus.scheduled
+        changed = {
+            k: (v.isoformat() if isinstance(v, datetime) else str(v) if hasattr(v, "value") else v)
+            for k, v in fields.items()
+        }
         await tx.emit(
-            session_id,
-            "session.updated",
-            {
-                k: (v.isoformat() if isinstance(v, datetime) else str(v) if hasattr(v, "value") else v)
-                for k, v in fields.items()
-            },
-            Actor.account(account.id),
+            Stream.session(session_id), catalogue.build(catalogue.SessionUpdated, changed), Actor.account(account.id)
         )
     return await get(rt, session_id)
 
@@ -295,7 +292,9 @@ async def add_activity(rt: Runtime, account: Account, session_id: int, data: dic
         activity = Activity(session_id=session_id, position=len(session.activities), **fields)
         tx.db.add(activity)
         await tx.db.flush()
-        await tx.emit(session_id, "activity.added", activity_data(activity), Actor.account(account.id))
+        await tx.emit(
+            Stream.session(session_id), catalogue.ActivityAdded(**activity_data(activity)), Actor.account(account.id)
+        )
     return activity
 
 
@@ -308,7 +307,9 @@ async def update_activity(
         activity = _activity_of(session, activity_id)
         for key, value in fields.items():
             setattr(activity, key, value)
-        await tx.emit(session_id, "activity.updated", activity_data(activity), Actor.account(account.id))
+        await tx.emit(
+            Stream.session(session_id), catalogue.ActivityUpdated(**activity_data(activity)), Actor.account(account.id)
+        )
     return activity
 
 
@@ -321,7 +322,7 @@ async def remove_activity(rt: Runtime, account: Account, session_id: int, activi
         session.activities.remove(activity)
         for position, other in enumerate(session.activities):
             other.position = position
-        await tx.emit(session_id, "activity.removed", {"id": activity_id}, Actor.account(account.id))
+        await tx.emit(Stream.session(session_id), catalogue.ActivityRemoved(id=activity_id), Actor.account(account.id))
 
 
 async def move_activity(rt: Runtime, account: Account, session_id: int, activity_id: int, offset: int) -> None:
@@ -334,7 +335,11 @@ async def move_activity(rt: Runtime, account: Account, session_id: int, activity
         order.insert(target, order.pop(index))
         for position, other in enumerate(order):
             other.position = position
-        await tx.emit(session_id, "activities.reordered", {"order": [a.id for a in order]}, Actor.account(account.id))
+        await tx.emit(
+            Stream.session(session_id),
+            catalogue.ActivitiesReordered(order=[a.id for a in order]),
+            Actor.account(account.id),
+        )
 
 
 async def add_facilitator(rt: Runtime, account: Account, session_id: int, email: str) -> Account:
@@ -347,10 +352,7 @@ async def add_facilitator(rt: Runtime, account: Account, session_id: int, email:
             raise Conflict("That person already runs this session.", {"email": "Already a facilitator here."})
         tx.db.add(SessionFacilitator(session_id=session_id, account_id=other.id))
         await tx.emit(
-            session_id,
-            "facilitator.added",
-            {"account_id": other.id, "name": other.display_name},
-            Actor.account(account.id),
+            Stream.session(session_id), catalogue.FacilitatorAdded(account_id=other.id), Actor.account(account.id)
         )
     return other
 
@@ -363,7 +365,7 @@ async def start(rt: Runtime, account: Account, session_id: int) -> LabSession:
         _not_closed(session)
         session.status = SessionStatus.live
         session.started_at = _now()
-        await tx.emit(session_id, "session.started", {"status": "live"}, Actor.account(account.id))
+        await tx.emit(Stream.session(session_id), catalogue.SessionStarted(), Actor.account(account.id))
         if session.current_activity_id is None and session.activities:
             await _activate(tx, session, session.activities[0], Actor.account(account.id))
     return await get(rt, session_id)
@@ -398,7 +400,12 @@ async def _activate(tx: events.Change, session: LabSession, activity: Activity, 
     session.timer_ends_at = now + timedelta(minutes=activity.minutes)
     session.timer_remaining_s = None
     await tx.emit(
-        session.id, "activity.activated", {"activity": activity_data(activity), "timer": timer_data(session)}, actor
+        Stream.session(session.id),
+        catalogue.ActivityActivated(
+            activity=catalogue.ActivityState(**activity_data(activity)),
+            timer=catalogue.TimerState(**timer_data(session)),
+        ),
+        actor,
     )
 
 
@@ -436,11 +443,10 @@ async def set_timer(
             raise Invalid(f"Unknown timer action {action!r}; allowed: start, pause, resume, add, stop.")
         else:
             return session
-        await tx.emit(session_id, f"timer.{_TIMER_EVENTS[action]}", timer_data(session), Actor.account(account.id))
+        await tx.emit(
+            Stream.session(session_id), catalogue.TIMER_EVENTS[action](**timer_data(session)), Actor.account(account.id)
+        )
     return await get(rt, session_id)
-
-
-_TIMER_EVENTS = {"start": "started", "pause": "paused", "resume": "resumed", "add": "extended", "stop": "stopped"}
 
 
 async def close(rt: Runtime, account: Account, session_id: int) -> LabSession:
@@ -455,7 +461,7 @@ async def close(rt: Runtime, account: Account, session_id: int) -> LabSession:
         for activity in session.activities:
             if activity.id == session.current_activity_id:
                 activity.closed_at = now
-        await tx.emit(session_id, "session.closed", {"status": "closed"}, Actor.account(account.id))
+        await tx.emit(Stream.session(session_id), catalogue.SessionClosed(), Actor.account(account.id))
     return await get(rt, session_id)
 
 

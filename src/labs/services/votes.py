@@ -9,9 +9,9 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import events
+from labs import catalogue, events
 from labs.errors import Conflict, Invalid, NotFound
-from labs.events import Actor
+from labs.events import Actor, Stream
 from labs.models import Account, Note, Participant, Vote, VoteRound, VoteRoundStatus
 from labs.runtime import Runtime
 from labs.services.sessions import load_for
@@ -55,7 +55,9 @@ async def open_round(rt: Runtime, account: Account, session_id: int, votes: Any,
         tx.db.add(vote_round)
         await tx.db.flush()
         data = round_data(vote_round)
-        await tx.emit(session_id, "vote.round_opened", data, Actor.account(account.id))
+        await tx.emit(
+            Stream.session(session_id), catalogue.build(catalogue.VoteRoundOpened, data), Actor.account(account.id)
+        )
     return data
 
 
@@ -90,7 +92,9 @@ async def cast(rt: Runtime, participant: Participant, note_id: int) -> dict[str,
             "left": vote_round.votes_per_participant - used - 1,
             "note_id": note_id,
         }
-        await tx.emit(participant.session_id, "vote.cast", data, Actor.participant(participant.id))
+        await tx.emit(
+            Stream.session(participant.session_id), catalogue.VoteCast(**data), Actor.participant(participant.id)
+        )
     return data
 
 
@@ -115,7 +119,9 @@ async def retract(rt: Runtime, participant: Participant, note_id: int) -> dict[s
             "left": vote_round.votes_per_participant - used,
             "note_id": note_id,
         }
-        await tx.emit(participant.session_id, "vote.retracted", data, Actor.participant(participant.id))
+        await tx.emit(
+            Stream.session(participant.session_id), catalogue.VoteRetracted(**data), Actor.participant(participant.id)
+        )
     return data
 
 
@@ -141,13 +147,16 @@ async def close_round(rt: Runtime, account: Account, session_id: int, *, reveal:
         if vote_round.status is VoteRoundStatus.open:
             vote_round.status, vote_round.closed_at = VoteRoundStatus.closed, now
             if not reveal:
-                await tx.emit(session_id, "vote.round_closed", round_data(vote_round), Actor.account(account.id))
+                await tx.emit(
+                    Stream.session(session_id),
+                    catalogue.build(catalogue.VoteRoundClosed, round_data(vote_round)),
+                    Actor.account(account.id),
+                )
         if reveal and vote_round.status is not VoteRoundStatus.revealed:
             vote_round.status, vote_round.revealed_at = VoteRoundStatus.revealed, now
             await tx.emit(
-                session_id,
-                "vote.revealed",
-                round_data(vote_round, await results(tx.db, vote_round.id)),
+                Stream.session(session_id),
+                catalogue.build(catalogue.VoteRevealed, round_data(vote_round, await results(tx.db, vote_round.id))),
                 Actor.account(account.id),
             )
         data = round_data(vote_round)

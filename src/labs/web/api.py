@@ -16,6 +16,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from labs import auth, events, live
 from labs.auth import Identity
+from labs.catalogue import Audience
 from labs.errors import Invalid, LabsError, NotFound
 from labs.models import Participant
 from labs.runtime import Runtime
@@ -304,19 +305,46 @@ async def _audience(rt: Runtime, identity: Identity, session_id: int) -> str:
     return live.JSON_PARTICIPANT
 
 
+def _page(after: int, limit: int) -> None:
+    if not 0 <= after < 2**53 or not 1 <= limit <= 5000:
+        raise Invalid("after must be ≥ 0 and limit between 1 and 5000.")
+
+
 @get("/sessions/{session_id:int}/events", summary="Events after seq N, oldest first (at most `limit`)")
 async def list_events(
     rt: Runtime, identity: Identity, session_id: int, after: int = 0, limit: int = 1000
 ) -> dict[str, Any]:
     audience = await _audience(rt, identity, session_id)
-    if after < 0 or not 1 <= limit <= 5000:
-        raise Invalid("after must be ≥ 0 and limit between 1 and 5000.")
+    _page(after, limit)
+    stream = events.Stream.session(session_id)
     async with rt.db.read() as db:
-        found = [events.wire(e) for e in await events.since(db, session_id, after, limit=limit)]
-        session = await sessions.load(db, session_id)
-    if audience == live.JSON_PARTICIPANT:
-        found = [live.public_json(e) for e in found]
-    return {"events": found, "last_seq": session.last_seq}
+        found = [events.wire(e) for e in await events.since(db, stream, after, limit=limit)]
+        return {
+            "events": await events.visible(db, found, live.AUDIENCE_OF[audience]),
+            "last_seq": await events.last_seq(db, stream),
+        }
+
+
+@get(
+    "/streams/{kind:str}/{stream_id:int}/events",
+    guards=[auth.facilitator],
+    summary="Events of a case's, an outcome's or a community's own stream after seq N",
+)
+async def list_stream_events(
+    rt: Runtime, kind: str, stream_id: int, after: int = 0, limit: int = 1000
+) -> dict[str, Any]:
+    """Changes that belong to no session, numbered per stream like a session's (facilitators and
+    admins; a session's own log is /sessions/{id}/events)."""
+    if kind not in events.STREAM_KINDS or kind == "session":
+        raise NotFound("No such stream; kinds: case, outcome, community.")
+    _page(after, limit)
+    stream = events.Stream(kind, stream_id)
+    async with rt.db.read() as db:
+        found = [events.wire(e) for e in await events.since(db, stream, after, limit=limit)]
+        return {
+            "events": await events.visible(db, found, Audience.facilitator),
+            "last_seq": await events.last_seq(db, stream),
+        }
 
 
 def _same_origin(socket: WebSocket[Any, Any, State], rt: Runtime) -> bool:
@@ -433,6 +461,7 @@ routes = [
             list_cases,
             share_case,
             list_events,
+            list_stream_events,
             stream,
         ],
     )

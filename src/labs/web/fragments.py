@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labs.catalogue import REDACTED
 from labs.models import LabSession
 from labs.runtime import Runtime
 from labs.services import cases, notes, polls, sessions, votes
@@ -79,24 +80,30 @@ async def state(rt: Runtime, session_id: int, regions: tuple[str, ...] | None = 
 
 
 def visible(note: dict[str, Any], audience: str) -> bool:
-    return not note["deleted"] and (audience == CONSOLE or not note["hidden"])
+    return not note.get("deleted") and (audience == CONSOLE or not note.get("hidden"))
 
 
-async def render_event(rt: Runtime, session_id: int, event: dict[str, Any], audiences: list[str]) -> dict[str, str]:
-    """The frame of one event for each audience, from one read of what it changed."""
-    kind = event["type"]
+async def render_event(rt: Runtime, session_id: int, views: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The frame of one event for each view, from what that view's audience may read of it
+    (labs.catalogue.view) and one read of the regions it changed."""
+    kind = next((v["type"] for v in views.values() if v["type"] != REDACTED), REDACTED)
     ctx: dict[str, Any] = {"regions": []}
-    if kind in NOTE_EVENTS:
-        session = await sessions.get(rt, session_id)
+    if any(v["type"] in NOTE_EVENTS for v in views.values()):
         ctx = {
-            "session": session,
-            "note": event["data"],
+            "session": await sessions.get(rt, session_id),
             "regions": [],
             "clusters": {c["id"]: c["name"] for c in await notes.clusters(rt, session_id)},
         }
     elif kind in REGIONS_BY_EVENT:
         ctx = await state(rt, session_id, REGIONS_BY_EVENT[kind])
-    return {audience: _frame(event["seq"], kind, audience, ctx) for audience in audiences}
+    frames = {}
+    for audience, seen in views.items():
+        if seen["type"] == REDACTED:  # not for these eyes: only the seq moves on
+            frames[audience] = _frame(seen["seq"], REDACTED, audience, {"regions": [], "note": None})
+            continue
+        note = seen["data"] if seen["type"] in NOTE_EVENTS else None
+        frames[audience] = _frame(seen["seq"], seen["type"], audience, {**ctx, "note": note})
+    return frames
 
 
 def _frame(seq: int, kind: str, audience: str, ctx: dict[str, Any]) -> str:

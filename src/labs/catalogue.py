@@ -1,0 +1,801 @@
+"""The one catalogue of event types: for each, its payload (a msgspec Struct), the stream it goes
+on, the audiences that may see it, and what it changes.
+
+Payloads refer to people by id (``participant_id``, ``member_id``, ``account_id``); names,
+organisations, cities, sectors and consent live in their tables, where consent filters and erasure
+act once, so the log never needs rewriting. What each audience receives of an event (API, stream,
+event log, HTML fragments) is decided here, by :func:`view`, and nowhere else.
+
+``python -m labs.catalogue --markdown`` prints the event table of ``docs/api.md``; a test checks
+that the document holds it."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+
+
+class Audience(enum.StrEnum):
+    facilitator = "facilitator"  # the session's facilitators and admins: the console and its JSON
+    participant = "participant"  # a participant's own screen and token
+    projector = "projector"  # the public wall in the room
+    researcher = "researcher"  # research pages and exports (consent-filtered there)
+
+
+EVERYONE = frozenset(Audience)
+STAFF = frozenset({Audience.facilitator, Audience.researcher})
+ROOM = frozenset({Audience.facilitator, Audience.participant, Audience.projector})
+
+
+class Payload(msgspec.Struct, kw_only=True):
+    """Base of every event payload."""
+
+
+@dataclass(frozen=True)
+class Refs:
+    """What the tables say now of the people and notes an event batch refers to, read once per
+    batch: participant id -> row (display_name, organisation, city, sector, consent), account id ->
+    display name, note id -> withheld (hidden or deleted since). Missing ids (erased people)
+    simply resolve to nothing."""
+
+    participants: Mapping[int, Any] = field(default_factory=dict)
+    accounts: Mapping[int, str] = field(default_factory=dict)
+    withheld_notes: frozenset[int] = frozenset()
+
+    def name(self, participant_id: Any) -> str | None:
+        row = self.participants.get(participant_id) if participant_id is not None else None
+        return row.display_name if row is not None else None
+
+
+# shape(data, audience, refs) -> what that audience gets of `data`
+Shape = Callable[[dict[str, Any], Audience, Refs], dict[str, Any]]
+
+
+def _as_is(data: dict[str, Any], _audience: Audience, _refs: Refs) -> dict[str, Any]:
+    return data
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    stream: str
+    payload: type[Payload]
+    audiences: frozenset[Audience]
+    changes: tuple[str, ...]
+    doc: str
+    shape: Shape = _as_is
+
+
+CATALOGUE: dict[str, EventType] = {}
+_BY_CLASS: dict[type[Payload], EventType] = {}
+P = TypeVar("P", bound=type[Payload])
+Q = TypeVar("Q", bound=Payload)
+
+
+def event(
+    name: str,
+    *,
+    stream: str,
+    audiences: Iterable[Audience],
+    changes: tuple[str, ...],
+    doc: str,
+    shape: Shape = _as_is,
+) -> Callable[[P], P]:
+    def register(cls: P) -> P:
+        if name in CATALOGUE:
+            raise ValueError(f"event type {name} is registered twice")
+        spec = EventType(name, stream, cls, frozenset(audiences), changes, doc, shape)
+        CATALOGUE[name] = _BY_CLASS[cls] = spec
+        return cls
+
+    return register
+
+
+def spec_of(payload: Payload) -> EventType:
+    return _BY_CLASS[type(payload)]
+
+
+def build(cls: type[Q], data: Mapping[str, Any]) -> Q:
+    """A payload from a plain mapping (nested shapes included), its types checked."""
+    return msgspec.convert(data, cls)
+
+
+def encode(payload: Payload) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(payload)
+    return data
+
+
+def decode(type_name: str, data: Mapping[str, Any]) -> Payload:
+    """The typed payload of a stored event (tests and readers that want types, not dicts)."""
+    return msgspec.convert(data, CATALOGUE[type_name].payload)
+
+
+# --- per-audience views -------------------------------------------------------------------
+
+REDACTED = "redacted"
+
+
+def view(event: dict[str, Any], audience: Audience, refs: Refs) -> dict[str, Any]:
+    """What `audience` receives of one event in its wire shape ({"seq", "type", "at", "data"}).
+    An event the audience may not see keeps its place in the stream (seq stays gapless) but says
+    nothing: {"seq", "at", "type": "redacted", "data": {}}. Types no longer in the catalogue
+    (older logs) are for facilitators only."""
+    spec = CATALOGUE.get(event["type"])
+    if spec is None or audience not in spec.audiences:
+        if spec is None and audience is Audience.facilitator:
+            return event
+        return {"seq": event["seq"], "at": event["at"], "type": REDACTED, "data": {}}
+    return {**event, "data": spec.shape(dict(event["data"]), audience, refs)}
+
+
+def note_ids(events: Iterable[dict[str, Any]]) -> set[int]:
+    """The notes a batch of note events is about (whether each is still on the wall)."""
+    return {e["data"]["id"] for e in events if e["type"] in NOTE_TYPES and isinstance(e["data"].get("id"), int)}
+
+
+def participant_ids(events: Iterable[dict[str, Any]]) -> set[int]:
+    """The participants a batch of events refers to (for one lookup per batch)."""
+    found: set[int] = set()
+    for e in events:
+        data = e.get("data") or {}
+        for key in ("participant_id", "author_id"):
+            if isinstance(data.get(key), int):
+                found.add(data[key])
+    return found
+
+
+def account_ids(events: Iterable[dict[str, Any]]) -> set[int]:
+    found: set[int] = set()
+    for e in events:
+        data = e.get("data") or {}
+        for key in ("account_id", "entered_by_id"):
+            if isinstance(data.get(key), int):
+                found.add(data[key])
+    return found
+
+
+def _with_author(data: dict[str, Any], refs: Refs) -> dict[str, Any]:
+    name = refs.name(data.get("participant_id"))
+    if name is None and data.get("entered_by_id") is not None:
+        name = refs.accounts.get(data["entered_by_id"])
+    data["author"] = name
+    return data
+
+
+def _note(data: dict[str, Any], audience: Audience, refs: Refs) -> dict[str, Any]:
+    """The wall shows a note with its author's display name; outside the console a note that is
+    hidden or deleted (then, or by now) is only its id and flags (the card goes), never its text."""
+    data = _with_author(data, refs)
+    withheld = data.get("hidden") or data.get("deleted") or data.get("id") in refs.withheld_notes
+    if audience is not Audience.facilitator and withheld:
+        keep = ("id", "activity_id", "hidden", "deleted", "pinned", "cluster_id")
+        return {k: data.get(k) for k in keep}
+    data.pop("entered_by_id", None)
+    return data
+
+
+def _participant(data: dict[str, Any], audience: Audience, refs: Refs) -> dict[str, Any]:
+    """Facilitators see who joined as the tables hold it now; everyone else the display name only."""
+    row = refs.participants.get(data["participant_id"])
+    data["display_name"] = row.display_name if row is not None else None
+    if audience is Audience.facilitator and row is not None:
+        data.update(
+            organisation=row.organisation,
+            city=row.city,
+            sector=row.sector.value if row.sector else None,
+            consent=row.consent.value,
+        )
+    return data
+
+
+def _account(data: dict[str, Any], _audience: Audience, refs: Refs) -> dict[str, Any]:
+    data["name"] = refs.accounts.get(data["account_id"])
+    return data
+
+
+def _vote(data: dict[str, Any], audience: Audience, _refs: Refs) -> dict[str, Any]:
+    # Before the reveal nobody but the console may learn which note got a vote.
+    if audience is not Audience.facilitator:
+        data.pop("note_id", None)
+    return data
+
+
+# ==========================================================================================
+# Sessions: planning and running (stream "session")
+# ==========================================================================================
+
+
+class ActivityState(Payload):
+    id: int
+    position: int
+    title: str
+    prompt: str
+    minutes: int
+    type: str
+    opened_at: str | None = None
+    closed_at: str | None = None
+
+
+class TimerState(Payload):
+    running: bool
+    ends_at: str | None = None
+    remaining_s: int | None = None
+
+
+@event("session.created", stream="session", audiences=ROOM | STAFF, changes=("status",), doc="A session was planned.")
+class SessionCreated(Payload):
+    title: str
+    kind: str
+
+
+@event(
+    "session.updated",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("status",),
+    doc="The session's details changed: the changed fields.",
+)
+class SessionUpdated(Payload):
+    title: str | None = None
+    description: str | None = None
+    kind: str | None = None
+    city: str | None = None
+    language: str | None = None
+    starts_at: str | None = None
+    community_id: int | None = None
+
+
+@event(
+    "session.started",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("status", "agenda", "current", "timer", "wall"),
+    doc="The session went live.",
+)
+class SessionStarted(Payload):
+    status: str = "live"
+
+
+@event(
+    "session.closed",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("status", "agenda", "current", "timer"),
+    doc="The session was closed.",
+)
+class SessionClosed(Payload):
+    status: str = "closed"
+
+
+@event(
+    "activity.added",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("agenda",),
+    doc="An activity was added to the agenda.",
+)
+class ActivityAdded(ActivityState):
+    pass
+
+
+@event(
+    "activity.updated",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("agenda", "current"),
+    doc="An activity changed.",
+)
+class ActivityUpdated(ActivityState):
+    pass
+
+
+@event(
+    "activity.removed",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("agenda",),
+    doc="An activity was removed from the agenda.",
+)
+class ActivityRemoved(Payload):
+    id: int
+
+
+@event(
+    "activities.reordered",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("agenda",),
+    doc="The agenda's order changed: activity ids in their new order.",
+)
+class ActivitiesReordered(Payload):
+    order: list[int]
+
+
+@event(
+    "activity.activated",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("agenda", "current", "timer", "wall", "clusters"),
+    doc="The facilitator opened an activity (the previous one closed); its timer.",
+)
+class ActivityActivated(Payload):
+    activity: ActivityState
+    timer: TimerState
+
+
+def _timer_event(name: str, doc: str) -> type[Payload]:
+    cls = type(name.title().replace(".", ""), (TimerState,), {})
+    return event(name, stream="session", audiences=ROOM | STAFF, changes=("timer",), doc=doc)(cls)
+
+
+TimerStarted = _timer_event("timer.started", "The countdown started.")
+TimerPaused = _timer_event("timer.paused", "The countdown paused (remaining_s holds what is left).")
+TimerResumed = _timer_event("timer.resumed", "The countdown resumed.")
+TimerExtended = _timer_event("timer.extended", "Time was added to the countdown.")
+TimerStopped = _timer_event("timer.stopped", "The countdown stopped.")
+TIMER_EVENTS = {
+    "start": TimerStarted,
+    "pause": TimerPaused,
+    "resume": TimerResumed,
+    "add": TimerExtended,
+    "stop": TimerStopped,
+}
+
+
+@event(
+    "facilitator.added",
+    stream="session",
+    audiences={Audience.facilitator},
+    changes=(),
+    doc="A co-facilitator was added; facilitators see their account name.",
+    shape=_account,
+)
+class FacilitatorAdded(Payload):
+    account_id: int
+
+
+# ==========================================================================================
+# Refs in a session (stream "session")
+# ==========================================================================================
+
+
+@event(
+    "participant.joined",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("people",),
+    doc="Someone joined (or was entered by proxy). Facilitators get display_name, organisation, "
+    "city, sector and consent as the tables hold them; everyone else the display_name only.",
+    shape=_participant,
+)
+class ParticipantJoined(Payload):
+    participant_id: int
+    proxy: bool = False
+
+
+@event(
+    "consent.changed",
+    stream="session",
+    audiences={Audience.facilitator, Audience.researcher},
+    changes=("people",),
+    doc="A participant changed their consent choice (facilitators only).",
+)
+class ConsentChanged(Payload):
+    participant_id: int
+    consent: str
+
+
+# ==========================================================================================
+# Notes and clusters (stream "session")
+# ==========================================================================================
+
+
+class NoteState(Payload):
+    """The full state of a note (with its text); author by id, shown by display name."""
+
+    id: int
+    client_id: str
+    body: str
+    kind: str
+    activity_id: int | None
+    participant_id: int | None
+    created_at: str
+    entered_by_id: int | None = None
+    case_id: int | None = None
+    cluster_id: int | None = None
+    hidden: bool = False
+    pinned: bool = False
+    deleted: bool = False
+
+
+_NOTE_DOC = (
+    "The whole note with `author` (display name). Outside the console a hidden or deleted note is "
+    "only `id`, `activity_id`, `hidden`, `deleted`, `pinned` and `cluster_id`: never its text."
+)
+
+
+def _note_event(name: str, doc: str, changes: tuple[str, ...] = ("wall",)) -> type[NoteState]:
+    cls = type(name.title().replace(".", ""), (NoteState,), {})
+    register = event(name, stream="session", audiences=EVERYONE, changes=changes, doc=f"{doc} {_NOTE_DOC}", shape=_note)
+    return register(cls)
+
+
+NoteAdded = _note_event("note.added", "A note was posted.")
+NoteEdited = _note_event("note.edited", "Its author edited a note.")
+NoteDeleted = _note_event("note.deleted", "Its author deleted a note.")
+NoteHidden = _note_event("note.hidden", "A facilitator hid a note.")
+NoteRestored = _note_event("note.restored", "A facilitator restored a hidden note.")
+NotePinned = _note_event("note.pinned", "A facilitator pinned a note.")
+NoteUnpinned = _note_event("note.unpinned", "A facilitator unpinned a note.")
+NOTE_TYPES = {spec.name for spec in CATALOGUE.values() if issubclass(spec.payload, NoteState)} | {"note.clustered"}
+MODERATION_EVENTS = {"hide": NoteHidden, "restore": NoteRestored, "pin": NotePinned, "unpin": NoteUnpinned}
+
+
+@event(
+    "note.clustered",
+    stream="session",
+    audiences=EVERYONE,
+    changes=("wall", "clusters"),
+    doc=f"A note was put in a cluster (`cluster`: its name, or null when taken out). {_NOTE_DOC}",
+    shape=_note,
+)
+class NoteClustered(NoteState):
+    cluster: str | None = None
+
+
+@event("cluster.created", stream="session", audiences=EVERYONE, changes=("clusters",), doc="A cluster was made.")
+class ClusterCreated(Payload):
+    id: int
+    name: str
+    activity_id: int | None
+
+
+# ==========================================================================================
+# Votes (stream "session")
+# ==========================================================================================
+
+
+class VoteResult(msgspec.Struct, kw_only=True):
+    note_id: int
+    body: str
+    kind: str
+    votes: int
+
+
+class RoundState(Payload):
+    id: int
+    title: str
+    activity_id: int | None
+    votes_per_participant: int
+    status: str
+    results: list[VoteResult] | None = None
+
+
+@event("vote.round_opened", stream="session", audiences=EVERYONE, changes=("votes",), doc="A dot-voting round opened.")
+class VoteRoundOpened(RoundState):
+    pass
+
+
+@event(
+    "vote.round_closed",
+    stream="session",
+    audiences=EVERYONE,
+    changes=("votes",),
+    doc="Voting closed (results still hidden).",
+)
+class VoteRoundClosed(RoundState):
+    pass
+
+
+@event(
+    "vote.revealed",
+    stream="session",
+    audiences=EVERYONE,
+    changes=("votes",),
+    doc="The results were revealed: `results` [{note_id, body, kind, votes}].",
+)
+class VoteRevealed(RoundState):
+    pass
+
+
+class VoteCount(Payload):
+    round_id: int
+    participant_id: int
+    used: int
+    left: int
+    note_id: int
+
+
+_VOTE_DOC = " Only facilitators get `note_id` (which note got the vote)."
+
+
+@event(
+    "vote.cast",
+    stream="session",
+    audiences=EVERYONE,
+    changes=("votes",),
+    doc="A participant cast a vote." + _VOTE_DOC,
+    shape=_vote,
+)
+class VoteCast(VoteCount):
+    pass
+
+
+@event(
+    "vote.retracted",
+    stream="session",
+    audiences=EVERYONE,
+    changes=("votes",),
+    doc="A participant took a vote back." + _VOTE_DOC,
+    shape=_vote,
+)
+class VoteRetracted(VoteCount):
+    pass
+
+
+# ==========================================================================================
+# Cases (stream "case"; sharing into a session goes on the session's stream)
+# ==========================================================================================
+
+
+class CaseState(Payload):
+    id: int
+    title: str
+    summary: str
+    city: str
+    country: str
+    sdgs: list[int]
+    topics: list[str]
+    stage: str
+    boosters: str
+    barriers: str
+    organisation: str | None = None
+    url: str | None = None
+    derived_from_id: int | None = None
+    from_outcome_id: int | None = None
+
+
+@event(
+    "case.shared",
+    stream="session",
+    audiences=EVERYONE,
+    changes=("cases",),
+    doc="A case was presented in the session: the share (`presenter` is the name given for "
+    "whoever presented it) with the case.",
+)
+class CaseShared(Payload):
+    id: int
+    case_id: int
+    session_id: int
+    activity_id: int | None
+    presenter: str | None
+    case: CaseState
+
+
+@event(
+    "case.derived",
+    stream="case",
+    audiences=STAFF,
+    changes=("case",),
+    doc="A new case derived from an earlier one (an adopted practice), through the outcome that "
+    "records the adoption; on the new case's stream.",
+)
+class CaseDerived(Payload):
+    case: CaseState
+    from_case_id: int
+    outcome_id: int
+
+
+# ==========================================================================================
+# Outcomes and follow-ups (stream "outcome")
+# ==========================================================================================
+
+
+class OutcomeSources(msgspec.Struct, kw_only=True):
+    note_ids: list[int] = []
+    cluster_ids: list[int] = []
+    case_ids: list[int] = []
+
+
+@event(
+    "outcome.recorded",
+    stream="outcome",
+    audiences=STAFF,
+    changes=("outcome",),
+    doc="An outcome was recorded (the outcome-harvesting record) with the notes, clusters and cases it came from.",
+)
+class OutcomeRecorded(Payload):
+    id: int
+    session_id: int | None
+    community_id: int | None
+    kind: str
+    title: str
+    what_changed: str
+    who: str
+    when_on: str | None
+    where: str | None
+    significance: str
+    contribution: str
+    evidence: str
+    sources: OutcomeSources
+
+
+class FollowUpState(Payload):
+    id: int
+    outcome_id: int
+    due_on: str
+    status: str
+    findings: str
+    assigned_to_id: int | None
+    done_at: str | None
+
+
+@event(
+    "follow_up.planned",
+    stream="outcome",
+    audiences=STAFF,
+    changes=("follow_ups",),
+    doc="A check-in on an outcome was planned.",
+)
+class FollowUpPlanned(FollowUpState):
+    pass
+
+
+@event(
+    "follow_up.completed", stream="outcome", audiences=STAFF, changes=("follow_ups",), doc="A check-in was completed."
+)
+class FollowUpCompleted(FollowUpState):
+    pass
+
+
+# ==========================================================================================
+# Communities and members (stream "community")
+# ==========================================================================================
+
+
+# ==========================================================================================
+# Research: grants, coding, memos, exports
+# ==========================================================================================
+
+
+# ==========================================================================================
+# Polls and scales (stream "session")
+# ==========================================================================================
+
+
+def _answer(data: dict[str, Any], audience: Audience, _refs: Refs) -> dict[str, Any]:
+    # What someone answered stays with the console until the reveal sends the tally.
+    if audience is not Audience.facilitator:
+        data.pop("choices", None)
+        data.pop("number", None)
+    return data
+
+
+@event(
+    "poll.created",
+    stream="session",
+    audiences=EVERYONE,
+    changes=("agenda", "poll"),
+    doc="A poll, scale or number question was added (with its `activity.added`).",
+)
+class PollCreated(Payload):
+    id: int
+    activity_id: int
+    kind: str
+    question: str
+    options: list[str]
+    status: str
+    scale_min: int | None = None
+    scale_max: int | None = None
+    min_label: str | None = None
+    max_label: str | None = None
+    number_min: float | None = None
+    number_max: float | None = None
+    unit: str | None = None
+
+
+class PollRef(Payload):
+    poll_id: int
+
+
+@event("poll.opened", stream="session", audiences=EVERYONE, changes=("poll",), doc="A poll opened for answers.")
+class PollOpened(PollRef):
+    pass
+
+
+@event("poll.closed", stream="session", audiences=EVERYONE, changes=("poll",), doc="A poll closed (results hidden).")
+class PollClosed(PollRef):
+    pass
+
+
+@event(
+    "poll.answered",
+    stream="session",
+    audiences=EVERYONE,
+    changes=("poll_count",),
+    doc="Someone answered (or changed their answer; `entered_by_id` for a proxy answer). Only "
+    "facilitators get `choices` and `number`.",
+    shape=_answer,
+)
+class PollAnswered(Payload):
+    poll_id: int
+    participant_id: int
+    client_id: str
+    choices: list[int]
+    number: float | None = None
+    changed: bool = False
+    entered_by_id: int | None = None
+
+
+class PollBar(Payload):
+    label: str
+    count: int
+    share: int = 0
+
+
+class PollResults(Payload):
+    answers: int
+    bars: list[PollBar] = []
+    mean: float | None = None
+    median: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@event(
+    "poll.revealed",
+    stream="session",
+    audiences=EVERYONE,
+    changes=("poll",),
+    doc="The tally was revealed: `results` {answers, bars: [{label, count, share}], mean, median, min, max}.",
+)
+class PollRevealed(PollRef):
+    results: PollResults
+
+
+# ==========================================================================================
+# Living labs: Theory of Change, indicators, experiments (stream "community")
+# ==========================================================================================
+
+
+# --- documentation ------------------------------------------------------------------------
+
+
+def markdown() -> str:
+    """The event table of docs/api.md."""
+    order = [a.value for a in Audience]
+    lines = ["| type | stream | who sees it | data |", "|---|---|---|---|"]
+    for spec in CATALOGUE.values():
+        fields = ", ".join(f"`{f}`" for f in spec.payload.__struct_fields__)
+        who = ", ".join(a for a in order if a in spec.audiences)
+        lines.append(f"| `{spec.name}` | {spec.stream} | {who} | {spec.doc} Fields: {fields or 'none'}. |")
+    return "\n".join(lines) + "\n"
+
+
+START, END = "<!-- catalogue:start -->\n", "<!-- catalogue:end -->"
+
+
+def update_docs(path: str) -> None:
+    """Write the event table between the catalogue markers of a Markdown file."""
+    with open(path, encoding="utf-8") as fh:
+        doc = fh.read()
+    if START not in doc or END not in doc:
+        sys.exit(f"{path} has no {START.strip()} … {END} markers")
+    head, rest = doc.split(START, 1)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(head + START + markdown() + END + rest.split(END, 1)[1])
+
+
+if __name__ == "__main__":
+    match sys.argv[1:]:
+        case ["--markdown"]:
+            sys.stdout.write(markdown())
+        case ["--update-docs", path]:
+            update_docs(path)
+        case _:
+            sys.exit("usage: python -m labs.catalogue --markdown | --update-docs docs/api.md")
