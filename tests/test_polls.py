@@ -171,7 +171,7 @@ async def _add_proxy(client: AsyncTestClient[Any], facilitator: Any, sid: int, f
     )
     assert added.status_code == 200 and "Dora" in added.text
     joined = [e for e in await _events(client, sid, fac) if e["type"] == "participant.joined"]
-    return int(joined[-1]["data"]["id"])
+    return int(joined[-1]["data"]["participant_id"])
 
 
 async def test_bad_questions_get_clear_messages(client: AsyncTestClient[Any], rt: Any) -> None:
