@@ -5,6 +5,7 @@ percentiles and a plain-text table."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import resource
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +34,59 @@ def raise_fd_limit() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def Server(data_dir: Path, database_url: str | None = None) -> LiveServer:
+class Server(LiveServer):
     """`python -m labs serve` (one uvicorn worker, the real entry point) on a fresh database."""
-    return LiveServer(data_dir, env={"LABS_DATABASE_URL": database_url} if database_url else None)
+
+    def __init__(self, data_dir: Path, database_url: str | None = None, env: dict[str, str] | None = None) -> None:
+        super().__init__(data_dir, env={**({"LABS_DATABASE_URL": database_url} if database_url else {}), **(env or {})})
+        self.database_url = database_url
+
+    def migrate_and_start(self) -> Server:
+        """SQLite is migrated by `labs serve` itself; PostgreSQL first with `labs db upgrade`."""
+        if self.database_url:
+            self.labs("db", "upgrade")
+        self.start()
+        return self
+
+
+# --- PostgreSQL: a fresh database per run --------------------------------------------------
+
+
+def _pg_urls(url: str) -> tuple[str, str, str]:
+    """(admin DSN, fresh database name, its LABS_DATABASE_URL) on the server `url` points at."""
+    plain = url.replace("postgresql+asyncpg://", "postgresql://").replace("postgres://", "postgresql://")
+    base = plain.rsplit("/", 1)[0] if plain.count("/") > 2 else plain.rstrip("/")
+    admin_db = plain.rsplit("/", 1)[1] if plain.count("/") > 2 and plain.rsplit("/", 1)[1] else "postgres"
+    name = f"labs_bench_{uuid.uuid4().hex[:10]}"
+    return f"{base}/{admin_db}", name, f"{base}/{name}"
+
+
+async def pg_admin(dsn: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def pg_database(url: str | None, keep: bool = False) -> Iterator[str | None]:
+    """A fresh database `labs_bench_<random>` on the PostgreSQL server at `url` (dropped after
+    unless `keep`); None when there is no url (the benchmark then uses a fresh SQLite file)."""
+    if not url:
+        yield None
+        return
+    admin, name, database_url = _pg_urls(url)
+    asyncio.run(pg_admin(admin, f'CREATE DATABASE "{name}"'))
+    try:
+        yield database_url
+    finally:
+        if keep:
+            print(f"kept database {name}", file=sys.stderr)
+        else:
+            asyncio.run(pg_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # --- CPU accounting ------------------------------------------------------------------------
@@ -77,15 +129,19 @@ class CpuWindow:
         return process_cpu(self.pid) - self.cpu
 
 
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def rss_mb(pid: int) -> str:
     try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return str(int(line.split()[1]) // 1024)
+        return str(rss_kib(pid) // 1024)
     except OSError:
-        pass
-    return "?"
+        return "?"
 
 
 def start_py_spy(pid: int, out: str | None, seconds: float) -> subprocess.Popen[bytes] | None:

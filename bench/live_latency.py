@@ -1,19 +1,27 @@
-"""Publish -> receive latency of live notes with many clients in one session, on ONE server worker.
+"""Live delivery with many clients in one session, beside a bare websockets server in the same run.
 
-Starts `labs serve` on a fresh SQLite database, joins --clients participants and opens one
-websocket per participant: most as the participant HTML view (`?view=participant` with the
-`labs_p{id}` cookie, what phones use), --json-clients of them as JSON API clients (bearer token).
-A poster then posts notes at --rate per second for --duration seconds, open loop (it does not
-wait for one answer before the next send), spread over enough participants that the posting rate
-limit (20 burst, 0.5/s each) never bites. Every note body carries its number and the monotonic
-time just before its HTTP POST left; every client records when the frame arrived (CLOCK_MONOTONIC
-is one clock for all processes on a machine).
+Two shapes of load:
 
-The clients run in --client-procs processes (default 1: one asyncio loop for all websockets),
-the poster in the parent. The table reports each client process's CPU and event-loop lag, so a
-saturated client loop (which would inflate the latencies) shows up.
+- steady (default): notes at --rate per second for --duration seconds, open loop (a note leaves
+  at its time whatever happened to the ones before), spread over enough participants that the
+  posting rate limit (20 burst, 0.5/s each) never bites. Reports publish -> receive latency.
+- burst (--burst): --clients participants each post ONE note, spread evenly over --window
+  seconds, while --clients clients are connected ("everyone, post your idea now"). Reports POST
+  latency and how long after the last post every client holds every note.
+
+Most clients are participant HTML views (`?view=participant` with the `labs_p{id}` cookie, what
+phones use); --json-clients of them are JSON API clients (bearer token, `batch=1`). Every note
+body carries its number and the monotonic time just before its POST left; every client records
+when each note arrived (CLOCK_MONOTONIC is one clock for all processes on a machine).
+
+The same clients then connect to `bench/bare_server.py` (plain `websockets`, one frame per
+message, no framework, database or rendering) and receive the same number of messages of the
+same size at the same times; the table gives each figure beside the bare one. With --servers 2
+the labs side is two `labs serve` processes on one PostgreSQL database (--database-url) and one
+Redis (--channels-url), the clients split between them.
 
     .venv/bin/python bench/live_latency.py [--clients 1000] [--rate 10] [--duration 30]
+    .venv/bin/python bench/live_latency.py --burst --clients 1000 --window 10
 """
 
 from __future__ import annotations
@@ -21,24 +29,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import json
 import math
-import multiprocessing
-import os
-import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from multiprocessing.connection import Connection
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from labs.testing import free_port
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _clients import WARMUP, Pool, Spec
 from _common import (
     CpuWindow,
     Server,
@@ -49,162 +56,47 @@ from _common import (
     join_many,
     live_session,
     percentile,
+    pg_database,
     raise_fd_limit,
     rss_mb,
     start_py_spy,
-    table,
 )
 
-BENCH = re.compile(r"bench n=(\d+) t=([0-9.]+)")
-WARMUP = "bench warm-up"
 PER_POSTER_RATE = 0.45  # below the posting bucket's 0.5 notes/s refill
 
 
-# --- client processes ----------------------------------------------------------------------
+# --- when each note leaves -----------------------------------------------------------------
 
 
-def client_worker(conn: Connection, ws_url: str, session_id: int, specs: list[tuple[str, str]], after: int,
-                  deflate: bool) -> None:
-    """Holds len(specs) websockets in one asyncio loop; answers ("ready", ...) then ("result", ...)."""
-    try:
-        import uvloop  # the server's loop too (uvicorn picks it): keeps the clients' own cost down
-    except ImportError:
-        asyncio.run(_client_main(conn, ws_url, session_id, specs, after, deflate))
-    else:
-        uvloop.run(_client_main(conn, ws_url, session_id, specs, after, deflate))
+def schedule(args: argparse.Namespace) -> list[float]:
+    """Seconds after the start at which note i leaves."""
+    if args.burst:
+        return [i * args.window / args.clients for i in range(args.clients)]
+    return [i / args.rate for i in range(int(args.rate * args.duration))]
 
 
-async def _client_main(conn: Connection, ws_url: str, session_id: int, specs: list[tuple[str, str]], after: int,
-                       deflate: bool) -> None:
-    from websockets.asyncio.client import connect
-
-    loop = asyncio.get_running_loop()
-    received: list[collections.Counter[int]] = [collections.Counter() for _ in specs]
-    latencies: list[float] = []
-    spread: dict[int, list[float]] = {}  # note -> [first, last] arrival latency in this process
-    other = [0]
-    closed = [0]
-    sizes: dict[str, list[int]] = {"html": [0, 0], "json": [0, 0]}  # kind -> [frames, characters]
-    lags: list[float] = []
-    measuring = [False]
-    gate = asyncio.Semaphore(50)
-    connected = asyncio.Event()
-    pending = [len(specs)]
-    failures: list[str] = []
-    sockets: list[Any] = []
-    alive: set[int] = set()  # clients whose websocket opened
-    deflated = [0]
-
-    async def client(i: int, kind: str, token: str) -> None:
-        url = f"{ws_url}/api/v1/sessions/{session_id}/stream?after={after}"
-        if kind == "html":
-            url += "&view=participant"
-            headers = {"Cookie": f"labs_p{session_id}={token}"}
-        else:
-            headers = bearer(token)
-        try:
-            async with gate:
-                ws = await connect(url, additional_headers=headers, open_timeout=60, max_size=2**20,
-                                   compression="deflate" if deflate else None)
-        except Exception as e:
-            failures.append(f"{type(e).__name__}: {e}")
-            return
-        finally:
-            pending[0] -= 1
-            if pending[0] == 0:
-                connected.set()
-        sockets.append(ws)
-        alive.add(i)
-        if ws.protocol.extensions:  # the server accepted permessage-deflate
-            deflated[0] += 1
-        counts = received[i]
-        try:
-            async for raw in ws:
-                now = time.monotonic()
-                if kind == "json":
-                    frame = json.loads(raw)
-                    body = frame.get("data", {}).get("body", "") if frame.get("type") == "note.added" else ""
-                    match = BENCH.search(body) if body else None
-                else:
-                    match = BENCH.search(raw)  # type: ignore[arg-type]
-                if match is None:
-                    if WARMUP not in raw:
-                        other[0] += 1
-                    continue
-                n = int(match[1])
-                counts[n] += 1
-                size = sizes[kind]
-                size[0] += 1
-                size[1] += len(raw)
-                latency = (now - float(match[2])) * 1000
-                latencies.append(latency)
-                if (seen := spread.get(n)) is None:
-                    spread[n] = [latency, latency]
-                else:
-                    seen[1] = latency
-        except Exception:
-            closed[0] += 1
-
-    async def lag_monitor() -> None:
-        while True:
-            start = time.monotonic()
-            await asyncio.sleep(0.02)
-            if measuring[0]:
-                lags.append((time.monotonic() - start - 0.02) * 1000)
-
-    tasks = [asyncio.create_task(client(i, kind, token)) for i, (kind, token) in enumerate(specs)]
-    monitor = asyncio.create_task(lag_monitor())
-    await connected.wait()
-    conn.send(("ready", len(specs) - len(failures), failures[:3]))
-
-    inbox: asyncio.Queue[Any] = asyncio.Queue()
-    loop.add_reader(conn.fileno(), lambda: inbox.put_nowait(conn.recv()))
-    message = await inbox.get()
-    assert message[0] == "go"
-    measuring[0] = True
-    message = await inbox.get()
-    assert message[0] == "stop"
-    _, acked, drain_seconds = message
-    acked = set(acked)
-    # Wait until every client has every acknowledged note, or the drain time is up.
-    deadline = time.monotonic() + drain_seconds
-    while time.monotonic() < deadline:
-        if not any(len(acked - received[i].keys()) for i in alive):
-            break
-        await asyncio.sleep(0.1)
-    measuring[0] = False
-    loop.remove_reader(conn.fileno())
-    os.set_blocking(conn.fileno(), True)  # uvloop made it non-blocking; the result is large
-    monitor.cancel()
-    for ws in sockets:
-        ws.transport.abort()  # no closing handshake: 1,000 of them would take a while
-    for task in tasks:
-        task.cancel()
-    connected_clients = len(alive)
-    missing = sum(len(acked - received[i].keys()) for i in alive)  # never connected: counted apart
-    duplicates = sum(n - 1 for counts in received for n in counts.values() if n > 1)
-    unexpected = sum(n for counts in received for k, n in counts.items() if k not in acked)
-    conn.send(("result", {
-        "latencies": latencies, "spread": spread, "sizes": sizes, "missing": missing, "duplicates": duplicates,
-        "unexpected": unexpected, "other": other[0], "closed": closed[0], "lags": lags, "connected": connected_clients,
-        "deflated": deflated[0],
-    }))
+async def open_loop(times: list[float], send: Callable[[int, float], Awaitable[None]]) -> None:
+    start = time.monotonic()
+    tasks = []
+    for i, at in enumerate(times):
+        delay = start + at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(i, time.monotonic())))
+    await asyncio.gather(*tasks)
 
 
-# --- the poster ----------------------------------------------------------------------------
-
-
-async def post_notes(base_url: str, session_id: int, tokens: list[str], rate: float, duration: float,
-                     started: Callable[[], None]) -> tuple[list[int], list[float], collections.Counter[str]]:
-    """Open loop: note i leaves at start + i/rate whatever happened to the ones before."""
+async def post_notes(base_url: str, session_id: int, tokens: list[str], times: list[float], started: Callable[[], None]
+                     ) -> tuple[list[int], list[float], collections.Counter[str], float]:
     acked: list[int] = []
     post_ms: list[float] = []
     errors: collections.Counter[str] = collections.Counter()
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-    async with httpx.AsyncClient(base_url=base_url + "/api/v1", timeout=30, limits=limits) as http:
+    last_sent = [0.0]
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=base_url + "/api/v1", timeout=60, limits=limits) as http:
 
-        async def one(i: int) -> None:
-            sent = time.monotonic()
+        async def one(i: int, sent: float) -> None:
+            last_sent[0] = max(last_sent[0], sent)
             payload = {"client_id": uuid.uuid4().hex, "body": f"bench n={i} t={sent:.6f}", "kind": "idea"}
             try:
                 response = await http.post(f"/sessions/{session_id}/notes", json=payload,
@@ -219,34 +111,83 @@ async def post_notes(base_url: str, session_id: int, tokens: list[str], rate: fl
                 errors[str(response.status_code)] += 1
 
         # Not measured: opens the poster's connections and warms the server's statement caches.
-        for token in tokens[:5]:
-            await http.post(f"/sessions/{session_id}/notes", headers=bearer(token),
-                            json={"client_id": uuid.uuid4().hex, "body": WARMUP, "kind": "idea"})
+        await asyncio.gather(*(http.post(f"/sessions/{session_id}/notes", headers=bearer(token),
+                                         json={"client_id": uuid.uuid4().hex, "body": WARMUP, "kind": "idea"})
+                               for token in tokens[-5:]))
+        await asyncio.sleep(1)
+        started()
+        await open_loop(times, one)
+    return acked, post_ms, errors, last_sent[0]
+
+
+async def publish_bare(port: int, times: list[float], size: int, started: Callable[[], None]) -> float:
+    """The same messages to the bare server, at the same times, padded to labs' frame size."""
+    from websockets.asyncio.client import connect
+
+    last_sent = [0.0]
+    async with connect(f"ws://127.0.0.1:{port}/pub", compression=None, max_size=2**24) as pub:
+        await pub.send(WARMUP)
         await asyncio.sleep(1)
         started()
 
-        total = int(rate * duration)
-        start = time.monotonic()
-        tasks = []
-        for i in range(total):
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
-    return acked, post_ms, errors
+        async def one(i: int, sent: float) -> None:
+            last_sent[0] = max(last_sent[0], sent)
+            text = f"bench n={i} t={sent:.6f} "
+            await pub.send(text + "x" * max(0, size - len(text)))
+
+        await open_loop(times, one)
+        await asyncio.sleep(0.2)
+    return last_sent[0]
+
+
+# --- one side of the comparison --------------------------------------------------------------
+
+
+def measure(pool: Pool, pids: list[int], times: list[float], run: Callable[[Callable[[], None]], Any],
+            drain: float, py_spy: str | None = None) -> dict[str, Any]:
+    windows: list[CpuWindow] = []
+    profiler: list[Any] = []
+
+    def started() -> None:
+        windows.extend(CpuWindow(pid) for pid in [*pids, *pool.pids])
+        profiler.append(start_py_spy(pids[0], py_spy, times[-1] + 1))
+        pool.go()
+
+    outcome = run(started)
+    acked = outcome[0] if isinstance(outcome, tuple) else list(range(len(times)))
+    result = pool.stop(acked, drain)
+    cpu = [w.read() for w in windows]
+    seconds = [w.seconds() for w in windows]
+    if profiler and profiler[0]:
+        profiler[0].wait()
+    result.update(
+        acked=acked,
+        outcome=outcome,
+        server_pct=sum(c[0] for c in cpu[: len(pids)]),
+        server_s=sum(seconds[: len(pids)]),
+        client_pct=[c[0] for c in cpu[len(pids):]],
+        machine_pct=cpu[0][1],
+        rss=", ".join(rss_mb(pid) for pid in pids),
+    )
+    return result
 
 
 # --- the run -------------------------------------------------------------------------------
 
 
-async def setup(server: Server, participants: int) -> tuple[int, str, list[dict[str, Any]], int]:
-    fac = server.create_user(fresh_email())
-    async with httpx.AsyncClient(base_url=server.base_url + "/api/v1", timeout=60) as http:
-        session = await live_session(http, fac, "Latency benchmark")
+async def setup(base_url: str, fac: str, participants: int) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    async with httpx.AsyncClient(base_url=base_url + "/api/v1", timeout=120) as http:
+        session = await live_session(http, fac, "Live benchmark")
         joined = await join_many(http, session["join_code"], participants)
         _, last = await event_log(http, fac, session["id"])
-    return session["id"], fac, joined, last
+    return session, joined, last
+
+
+async def phone_page(base_url: str, session_id: int, token: str) -> int:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        response = await http.get(f"/p/{session_id}", cookies={f"labs_p{session_id}": token})
+        response.raise_for_status()
+        return len(response.content)
 
 
 def main() -> None:
@@ -255,143 +196,194 @@ def main() -> None:
     parser.add_argument("--json-clients", type=int, default=None,
                         help="how many of them are JSON API clients (default 10%%); the rest are participant "
                              "HTML views")
-    parser.add_argument("--rate", type=float, default=10, help="notes per second (default 10)")
-    parser.add_argument("--duration", type=float, default=30, help="seconds of posting (default 30)")
-    parser.add_argument("--posters", type=int, default=None,
-                        help=f"participants who post (default: rate/{PER_POSTER_RATE}, under the rate limit)")
+    parser.add_argument("--burst", action="store_true", help="every client's participant posts one note")
+    parser.add_argument("--window", type=float, default=10, help="burst: seconds the posts are spread over")
+    parser.add_argument("--rate", type=float, default=10, help="steady: notes per second (default 10)")
+    parser.add_argument("--duration", type=float, default=30, help="steady: seconds of posting (default 30)")
     parser.add_argument("--client-procs", type=int, default=1, help="processes holding the websockets (default 1)")
-    parser.add_argument("--no-deflate", action="store_true",
-                        help="clients do not offer permessage-deflate (browsers do; default: offer it)")
-    parser.add_argument("--drain", type=float, default=15, help="seconds to wait for stragglers (default 15)")
-    parser.add_argument("--keep", action="store_true", help="keep the server's data dir (its log and database)")
-    parser.add_argument("--py-spy", metavar="FILE", help="profile the server while posting (collapsed stacks)")
+    parser.add_argument("--servers", type=int, default=1, help="labs serve processes (more need --database-url "
+                                                               "and --channels-url)")
+    parser.add_argument("--database-url", help="PostgreSQL server: a fresh database is made there and dropped")
+    parser.add_argument("--channels-url", help="channels backend for all servers, e.g. redis://127.0.0.1:6379/0")
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare baseline")
+    parser.add_argument("--drain", type=float, default=60, help="seconds to wait for stragglers (default 60)")
+    parser.add_argument("--keep", action="store_true", help="keep the servers' data dir (logs and database)")
+    parser.add_argument("--py-spy", metavar="FILE", help="profile the (first) server while posting")
     args = parser.parse_args()
+    if args.servers > 1 and not (args.database_url and args.channels_url):
+        parser.error("--servers > 1 needs --database-url and --channels-url")
     json_clients = args.json_clients if args.json_clients is not None else args.clients // 10
-    posters = args.posters or max(1, math.ceil(args.rate / PER_POSTER_RATE))
+    times = schedule(args)
+    posters = args.clients if args.burst else max(1, math.ceil(args.rate / PER_POSTER_RATE))
 
     raise_fd_limit()
-    data_dir = Path(tempfile.mkdtemp(prefix="labs-bench-latency-"))
-    server = Server(data_dir).start()
-    workers: list[Any] = []
-    try:
-        t0 = time.monotonic()
-        session_id, _fac, joined, after = asyncio.run(setup(server, max(args.clients, posters)))
-        print(f"setup: {len(joined)} participants joined in {time.monotonic() - t0:.1f}s", file=sys.stderr)
-
-        specs = [("json" if i < json_clients else "html", p["token"]) for i, p in enumerate(joined[: args.clients])]
-        ctx = multiprocessing.get_context("spawn")
-        pipes: list[Connection] = []
-        for w in range(args.client_procs):
-            parent_end, child_end = ctx.Pipe()
-            proc = ctx.Process(target=client_worker, daemon=True, args=(
-                child_end, server.ws_url, session_id, specs[w :: args.client_procs], after, not args.no_deflate))
-            proc.start()
-            workers.append(proc)
-            pipes.append(parent_end)
-        t0 = time.monotonic()
-        connected = 0
-        for pipe, proc in zip(pipes, workers, strict=True):
-            _, ok, failures = _receive(pipe, proc, 300)
-            connected += ok
+    data_dir = Path(tempfile.mkdtemp(prefix="labs-bench-live-"))
+    servers: list[Server] = []
+    pools: list[Pool] = []
+    bare_proc: subprocess.Popen[bytes] | None = None
+    labs: dict[str, Any] = {}
+    bare: dict[str, Any] = {}
+    page_bytes = 0
+    with pg_database(args.database_url, args.keep) as database_url:
+        try:
+            env = {"LABS_CHANNELS_URL": args.channels_url} if args.channels_url else {}
+            for _ in range(args.servers):
+                servers.append(Server(data_dir, database_url, env))
+            servers[0].migrate_and_start()
+            for server in servers[1:]:
+                server.start()
+            fac = servers[0].create_user(fresh_email())
+            t0 = time.monotonic()
+            session, joined, after = asyncio.run(setup(servers[0].base_url, fac, max(args.clients, posters + 5)))
+            sid = session["id"]
+            print(f"setup: {len(joined)} participants joined in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+            specs = []
+            for i, p in enumerate(joined[: args.clients]):
+                server = servers[i % len(servers)]
+                if i < json_clients:
+                    specs.append(Spec(f"{server.ws_url}/api/v1/sessions/{sid}/stream?batch=1&after={after}",
+                                      bearer(p["token"]), "json"))
+                else:
+                    specs.append(Spec(f"{server.ws_url}/api/v1/sessions/{sid}/stream?view=participant&after={after}",
+                                      {"Cookie": f"labs_p{sid}={p['token']}"}, "html"))
+            pool = Pool(specs, args.client_procs, latencies=not args.burst)
+            pools.append(pool)
+            t0 = time.monotonic()
+            connected, failures = pool.ready()
             for failure in failures:
                 print(f"connect failed: {failure}", file=sys.stderr)
-        print(f"setup: {connected}/{args.clients} websockets open in {time.monotonic() - t0:.1f}s", file=sys.stderr)
-
-        windows: list[CpuWindow] = []
-        profiler: list[Any] = []
-
-        def started() -> None:
-            windows.extend(CpuWindow(pid) for pid in [server.pid, *(p.pid for p in workers)])
-            profiler.append(start_py_spy(server.pid, args.py_spy, args.duration))
-            for pipe in pipes:
-                pipe.send(("go",))
-
-        tokens = [p["token"] for p in joined[:posters]]
-        acked, post_ms, errors = asyncio.run(
-            post_notes(server.base_url, session_id, tokens, args.rate, args.duration, started))
-        server_cpu, *worker_cpu = windows
-        server_pct, machine_pct = server_cpu.read()
-        server_seconds = server_cpu.seconds()
-        if profiler[0]:
-            profiler[0].wait()
-        client_pcts = [w.read()[0] for w in worker_cpu]
-        for pipe in pipes:
-            pipe.send(("stop", acked, args.drain))
-        results = [_receive(pipe, proc, args.drain + 120)[1] for pipe, proc in zip(pipes, workers, strict=True)]
-        rss = rss_mb(server.pid)
-    finally:
-        for proc in workers:
-            proc.join(10)
-            if proc.is_alive():
-                proc.terminate()
-        server.stop()
-        if not args.keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
-        else:
-            print(f"data dir kept: {data_dir}", file=sys.stderr)
-
-    latencies = sorted(x for r in results for x in r["latencies"])
-    # Per note: when its first client had it (commit + publish + render) and how long the
-    # fan-out to the last one took.
-    first: dict[int, float] = {}
-    final: dict[int, float] = {}
-    for r in results:
-        for n, (lo, hi) in r["spread"].items():
-            first[n] = min(first.get(n, lo), lo)
-            final[n] = max(final.get(n, hi), hi)
-    firsts = sorted(first.values())
-    fanouts = sorted(final[n] - first[n] for n in first)
-    lags = sorted(x for r in results for x in r["lags"])
-    post_ms.sort()
-    connected = sum(r["connected"] for r in results)
-    html = args.clients - json_clients
-
-    def total(key: str) -> int:
-        return sum(int(r[key]) for r in results)
-
-    def ms(values: list[float], p: float) -> str:
-        return f"{percentile(values, p):.1f}"
-
-    print(f"\nlive_latency: {environment_note()}")
-    print(table([
-        ("clients (connected / asked)", f"{connected} / {args.clients} ({html} HTML participant, {json_clients} JSON)"),
-        ("permessage-deflate offered / negotiated", f"{'no' if args.no_deflate else 'yes'} / "
-         f"{total('deflated')} sockets"),
-        ("client processes", args.client_procs),
-        ("rate (notes/s) x duration (s)", f"{args.rate:g} x {args.duration:g} from {posters} posters"),
-        ("events (notes acknowledged)", f"{len(acked)} of {int(args.rate * args.duration)}"),
-        ("delivered note frames", f"{len(latencies)} (expected {len(acked) * connected})"),
-        ("latency p50 (ms)", ms(latencies, 50)),
-        ("latency p95 (ms)", ms(latencies, 95)),
-        ("latency p99 (ms)", ms(latencies, 99)),
-        ("latency max (ms)", f"{latencies[-1]:.1f}" if latencies else "n/a"),
-        ("per note: first client p50 / p99 (ms)", f"{ms(firsts, 50)} / {ms(firsts, 99)}"),
-        ("per note: first -> last client p50 / p99 (ms)", f"{ms(fanouts, 50)} / {ms(fanouts, 99)}"),
-        ("note frame size HTML / JSON (bytes)", " / ".join(
-            str(sum(r["sizes"][k][1] for r in results) // max(1, sum(r["sizes"][k][0] for r in results)))
-            for k in ("html", "json"))),
-        ("missing / duplicate frames", f"{total('missing')} / {total('duplicates')}"),
-        ("other frames / dropped sockets", f"{total('other')} / {total('closed')}"),
-        ("POST p50 / p99 (ms)", f"{ms(post_ms, 50)} / {ms(post_ms, 99)}"),
-        ("POST errors", dict(errors) or 0),
-        ("server CPU (100% = 1 core)", f"{server_pct:.0f}%  (RSS {rss} MB)"),
-        ("server CPU per event (ms)", f"{1000 * server_seconds / max(1, len(acked)):.1f}"
-         f"  ({1e6 * server_seconds / max(1, len(acked) * connected):.0f} us per delivered frame)"),
-        ("client process CPU", ", ".join(f"{p:.0f}%" for p in client_pcts)),
-        ("client loop lag p99 / max (ms)", f"{ms(lags, 99)} / {lags[-1]:.1f}" if lags else "n/a"),
-        ("machine busy (100% = all cores)", f"{machine_pct:.0f}%"),
-    ]))
+            print(f"setup: {connected}/{args.clients} websockets open in {time.monotonic() - t0:.1f}s",
+                  file=sys.stderr)
+            tokens = [p["token"] for p in joined[:posters]] if args.burst else [p["token"] for p in joined[-posters:]]
+            labs = measure(pool, [s.pid for s in servers], times, lambda started: asyncio.run(
+                post_notes(servers[0].base_url, sid, tokens, times, started)), args.drain, args.py_spy)
+            pool.close()
+            pools.clear()
+            page_bytes = asyncio.run(phone_page(servers[0].base_url, sid, joined[-1]["token"]))
+        finally:
+            for pool in pools:
+                pool.close()
+            for server in servers:
+                server.stop()
+    if not args.no_bare:
+        try:
+            port = free_port()
+            bare_proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "bare_server.py"),
+                                          "--port", str(port)])
+            time.sleep(1.0)
+            pool = Pool([Spec(f"ws://127.0.0.1:{port}/sub")] * args.clients, args.client_procs,
+                        latencies=not args.burst)
+            pools.append(pool)
+            pool.ready()
+            chars = sum(labs["chars"]) / max(1, len(labs["chars"]))
+            size = int(chars / max(1, len(labs["acked"])))
+            bare = measure(pool, [bare_proc.pid], times, lambda started: asyncio.run(
+                publish_bare(port, times, size, started)), args.drain)
+        finally:
+            for pool in pools:
+                pool.close()
+            if bare_proc:
+                bare_proc.terminate()
+                bare_proc.wait(10)
+    if not args.keep:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    else:
+        print(f"data dir kept: {data_dir}", file=sys.stderr)
+    report(args, labs, bare, json_clients, page_bytes)
 
 
-def _receive(pipe: Connection, proc: multiprocessing.process.BaseProcess, timeout: float) -> Any:
-    """The next message from a client process; fails instead of hanging when it died."""
-    deadline = time.monotonic() + timeout
-    while not pipe.poll(1):
-        if not proc.is_alive():
-            raise RuntimeError(f"client process exited with {proc.exitcode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError("client process did not answer in time")
-    return pipe.recv()
+def report(args: argparse.Namespace, labs: dict[str, Any], bare: dict[str, Any], json_clients: int,
+           page_bytes: int) -> None:
+    def side(r: dict[str, Any]) -> dict[str, Any]:
+        if not r:
+            return {}
+        notes = max(1, len(r["acked"]))
+        first, last = r["first"], r["last"]
+        last_sent = r["outcome"][3] if isinstance(r["outcome"], tuple) else r["outcome"]
+        frames, chars = r["frames"], r["chars"]
+        deliveries = notes * max(1, r["connected"])
+        out = {
+            "connected": r["connected"],
+            "complete": (max(last.values()) - last_sent) if last else float("nan"),
+            "frames": sum(frames) / max(1, len(frames)),
+            "chars": sum(chars) / max(1, len(chars)),
+            "server_s": r["server_s"],
+            "server_pct": r["server_pct"],
+            "us_per_delivery": 1e6 * r["server_s"] / deliveries,
+            "missing": r["missing"],
+            "duplicates": r["duplicates"],
+            "closed": r["closed"],
+            "client_pct": r["client_pct"],
+            "machine_pct": r["machine_pct"],
+            "rss": r["rss"],
+            "spread": sorted(last[n] - first[n] for n in first),
+        }
+        lat = sorted(r["latencies"])
+        for p in (50, 95, 99):
+            out[f"p{p}"] = percentile(lat, p)
+        out["max"] = lat[-1] if lat else float("nan")
+        html = [c for c, k in zip(chars, r["kinds"], strict=True) if k == "html"]
+        out["html_chars"] = sum(html) / max(1, len(html))
+        return out
+
+    a, b = side(labs), side(bare)
+
+    def pair(key: str, fmt: str = "{:.1f}") -> tuple[str, str, str]:
+        if not b:
+            return fmt.format(a[key]), "n/a", ""
+        x, y = a[key], b[key]
+        ratio = "" if not y or math.isnan(y) or math.isnan(x) else f"{x / y:.2f}x"
+        return fmt.format(x), fmt.format(y), ratio
+
+    servers = f"{args.servers} x labs serve" + (" (PostgreSQL + " + args.channels_url.split(':')[0] + ")"
+                                               if args.servers > 1 else "")
+    shape = (f"burst: {args.clients} notes over {args.window:g} s" if args.burst
+             else f"steady: {args.rate:g} notes/s x {args.duration:g} s")
+    print(f"\nlive_latency ({shape}, {args.clients} clients: {args.clients - json_clients} HTML participant, "
+          f"{json_clients} JSON batch=1; {servers}): {environment_note()}")
+    rows: list[tuple[str, str, str, str]] = []
+
+    def row(name: str, key: str, fmt: str = "{:.1f}") -> None:
+        rows.append((name, *pair(key, fmt)))
+
+    rows.append(("clients connected", str(a.get("connected", "n/a")), str(b.get("connected", "n/a")), ""))
+    acked = len(labs.get("acked", []))
+    rows.append(("notes acknowledged", f"{acked} of {len(schedule(args))}", "-", ""))
+    post_ms = sorted(labs["outcome"][1]) if labs else []
+    rows.append(("POST p50 / p99 (ms)", f"{percentile(post_ms, 50):.0f} / {percentile(post_ms, 99):.0f}", "-", ""))
+    rows.append(("POST errors", str(dict(labs["outcome"][2]) or 0) if labs else "n/a", "-", ""))
+    if not args.burst:
+        for p in (50, 95, 99):
+            row(f"latency p{p} (ms)", f"p{p}")
+        row("latency max (ms)", "max")
+    row("every client holds every note, after the last post (s)", "complete", "{:.2f}")
+    if b and a:
+        rows.append(("  bare / labs: how many times sooner labs is", f"{b['complete'] / a['complete']:.1f}x"
+                     if a["complete"] > 0 else "n/a", "", ""))
+    row("frames per client", "frames", "{:.0f}")
+    row("characters per client", "chars", "{:.0f}")
+    rows.append(("characters per phone (HTML client)", f"{a.get('html_chars', 0):.0f}", "-", ""))
+    if not args.burst:
+        per_minute = a.get("html_chars", 0) * 60 / args.duration if a else 0
+        rows.append(("characters per phone per minute", f"{per_minute:.0f}", "-", ""))
+    rows.append(("phone page after the run (bytes)", str(page_bytes), "-", ""))
+    rows.append(("missing / duplicate notes", f"{a.get('missing')} / {a.get('duplicates')}",
+                 f"{b.get('missing')} / {b.get('duplicates')}" if b else "n/a", ""))
+    rows.append(("dropped sockets", str(a.get("closed")), str(b.get("closed", "n/a")), ""))
+    row("server CPU (s)", "server_s", "{:.2f}")
+    row("server CPU per delivered note (us)", "us_per_delivery", "{:.1f}")
+    rows.append(("server CPU % (100% = 1 core) / RSS MB", f"{a.get('server_pct', 0):.0f}% / {a.get('rss')}",
+                 f"{b.get('server_pct', 0):.0f}% / {b.get('rss')}" if b else "n/a", ""))
+    rows.append(("client process CPU %", ", ".join(f"{p:.0f}" for p in a.get("client_pct", [])),
+                 ", ".join(f"{p:.0f}" for p in b.get("client_pct", [])), ""))
+    rows.append(("machine busy (100% = all cores)", f"{a.get('machine_pct', 0):.0f}%",
+                 f"{b.get('machine_pct', 0):.0f}%" if b else "n/a", ""))
+    header = ("metric", "labs", "bare", "labs / bare")
+    width = [max(len(r[i]) for r in [*rows, header]) for i in range(4)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, width, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in width) + "|")
+    for r in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, width, strict=True)) + " |")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ posting rate limit (20 burst, 0.5/s each) never bites, then --concurrency worker
 back to back (closed loop: each sends its next note when the last is answered) for --duration
 seconds, rotating over the participants. Afterwards it reads the whole event log back through
 GET /api/v1/sessions/{id}/events and checks that every acknowledged note is there exactly once
-and that the seqs are gapless.
+and that the seqs are gapless. Beside it, the bare baseline on the same database in the same run:
+a raw insert-and-commit loop (one row of the same size per transaction, one connection, with the
+driver directly: sqlite3 with WAL and synchronous=FULL as the server has it, or asyncpg).
 
     .venv/bin/python bench/notes_throughput.py [--concurrency 32] [--duration 30]
     .venv/bin/python bench/notes_throughput.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
@@ -19,7 +21,6 @@ import asyncio
 import collections
 import math
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +32,6 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
-    ROOT,
     CpuWindow,
     Server,
     bearer,
@@ -41,6 +41,7 @@ from _common import (
     join_many,
     live_session,
     percentile,
+    pg_database,
     rss_mb,
     start_py_spy,
     table,
@@ -48,28 +49,6 @@ from _common import (
 
 BURST, REFILL = 20, 0.5  # labs.ratelimit.Limits.notes
 ASSUMED_MAX_RATE = 1000  # notes/s the default participant pool is sized for
-
-
-# --- PostgreSQL: a fresh database per run --------------------------------------------------
-
-
-def _pg_urls(url: str) -> tuple[str, str, str]:
-    """(admin DSN, fresh database name, its LABS_DATABASE_URL) on the server `url` points at."""
-    plain = url.replace("postgresql+asyncpg://", "postgresql://").replace("postgres://", "postgresql://")
-    base = plain.rsplit("/", 1)[0] if plain.count("/") > 2 else plain.rstrip("/")
-    admin_db = plain.rsplit("/", 1)[1] if plain.count("/") > 2 and plain.rsplit("/", 1)[1] else "postgres"
-    name = f"labs_bench_{uuid.uuid4().hex[:10]}"
-    return f"{base}/{admin_db}", name, f"{base}/{name}"
-
-
-async def _pg_admin(dsn: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 # --- the load ------------------------------------------------------------------------------
@@ -137,6 +116,42 @@ async def verify(server: Server, fac: str, session_id: int, acked: list[str]) ->
     ]
 
 
+BODY = "Throughput note 0123abcd"
+
+
+def raw_sqlite(path: str, seconds: float) -> int:
+    """Rows committed one per transaction in `seconds`, as the server's settings write them."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE bench_raw (id INTEGER PRIMARY KEY, client_id TEXT UNIQUE, body TEXT)")
+    done, stop = 0, time.monotonic() + seconds
+    while time.monotonic() < stop:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO bench_raw (client_id, body) VALUES (?, ?)", (uuid.uuid4().hex, BODY))
+        conn.execute("COMMIT")
+        done += 1
+    conn.close()
+    return done
+
+
+async def raw_postgres(url: str, seconds: float) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE bench_raw (id serial PRIMARY KEY, client_id text UNIQUE, body text)")
+        done, stop = 0, time.monotonic() + seconds
+        while time.monotonic() < stop:
+            await conn.execute("INSERT INTO bench_raw (client_id, body) VALUES ($1, $2)", uuid.uuid4().hex, BODY)
+            done += 1
+        return done
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent posters (default 32)")
@@ -148,6 +163,7 @@ def main() -> None:
                         help="a PostgreSQL server (postgresql://user@host:port/db): a fresh database "
                              "labs_bench_<random> is created there, migrated with `labs db upgrade`, and "
                              "dropped afterwards; default: a fresh SQLite file")
+    parser.add_argument("--raw-seconds", type=float, default=5, help="seconds of the raw insert loop (default 5)")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (and the PostgreSQL database)")
     parser.add_argument("--py-spy", metavar="FILE", help="profile the server while posting (collapsed stacks)")
     args = parser.parse_args()
@@ -155,18 +171,40 @@ def main() -> None:
         args.concurrency, math.ceil(1.2 * ASSUMED_MAX_RATE * args.duration / (BURST + REFILL * args.duration)))
 
     data_dir = Path(tempfile.mkdtemp(prefix="labs-bench-notes-"))
-    database_url = None
-    pg: tuple[str, str] | None = None
-    if args.database_url:
-        admin, name, database_url = _pg_urls(args.database_url)
-        asyncio.run(_pg_admin(admin, f'CREATE DATABASE "{name}"'))
-        pg = (admin, name)
+    with pg_database(args.database_url, args.keep) as database_url:
+        result, checks, server_pct, machine_pct, server_seconds, rss, raw = run(args, data_dir, database_url,
+                                                                                participants)
+    if args.keep:
+        print(f"kept: {data_dir}", file=sys.stderr)
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    acked, latencies = result["acked"], result["latencies"]
+    rate = len(acked) / result["elapsed"]
+    raw_rate = raw / args.raw_seconds
+    backend = "PostgreSQL (fresh database)" if database_url else "SQLite (WAL, synchronous=FULL)"
+    print(f"\nnotes_throughput: {environment_note()}")
+    print(table([
+        ("database", backend),
+        ("concurrency x duration (s)", f"{args.concurrency} x {args.duration:g}, over {participants} participants"),
+        ("notes acknowledged (201)", len(acked)),
+        ("notes/s", f"{rate:.0f}"),
+        ("bare: raw insert+commit loop, rows/s", f"{raw_rate:.0f}  (labs / bare = {rate / max(1, raw_rate):.2f})"),
+        ("POST p50 (ms)", f"{percentile(latencies, 50):.1f}"),
+        ("POST p99 (ms)", f"{percentile(latencies, 99):.1f}"),
+        ("POST max (ms)", f"{latencies[-1]:.1f}" if latencies else "n/a"),
+        ("errors", dict(result["errors"]) or 0),
+        ("server CPU (100% = 1 core)", f"{server_pct:.0f}%  (RSS {rss} MB)"),
+        ("server CPU per note (ms)", f"{1000 * server_seconds / max(1, len(acked)):.2f}"),
+        ("machine busy (100% = all cores)", f"{machine_pct:.0f}%"),
+        *checks,
+    ]))
+
+
+def run(args: argparse.Namespace, data_dir: Path, database_url: str | None, participants: int) -> tuple[Any, ...]:
     server = Server(data_dir, database_url=database_url)
     try:
-        if database_url:
-            subprocess.run([sys.executable, "-m", "labs", "db", "upgrade"], env=server.env, check=True,
-                           capture_output=True, cwd=ROOT)
-        server.start()
+        server.migrate_and_start()
         t0 = time.monotonic()
         session_id, fac, tokens = asyncio.run(setup(server, participants))
         print(f"setup: {len(tokens)} participants joined in {time.monotonic() - t0:.1f}s", file=sys.stderr)
@@ -181,30 +219,12 @@ def main() -> None:
         checks = asyncio.run(verify(server, fac, session_id, result["acked"]))
     finally:
         server.stop()
-        if pg and not args.keep:
-            asyncio.run(_pg_admin(pg[0], f'DROP DATABASE IF EXISTS "{pg[1]}" WITH (FORCE)'))
-        if args.keep:
-            print(f"kept: {data_dir}" + (f" and database {pg[1]}" if pg else ""), file=sys.stderr)
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
-
-    acked, latencies = result["acked"], result["latencies"]
-    backend = "PostgreSQL (fresh database)" if pg else "SQLite (WAL, synchronous=FULL)"
-    print(f"\nnotes_throughput: {environment_note()}")
-    print(table([
-        ("database", backend),
-        ("concurrency x duration (s)", f"{args.concurrency} x {args.duration:g}, over {len(tokens)} participants"),
-        ("notes acknowledged (201)", len(acked)),
-        ("notes/s", f"{len(acked) / result['elapsed']:.0f}"),
-        ("POST p50 (ms)", f"{percentile(latencies, 50):.1f}"),
-        ("POST p99 (ms)", f"{percentile(latencies, 99):.1f}"),
-        ("POST max (ms)", f"{latencies[-1]:.1f}" if latencies else "n/a"),
-        ("errors", dict(result["errors"]) or 0),
-        ("server CPU (100% = 1 core)", f"{server_pct:.0f}%  (RSS {rss} MB)"),
-        ("server CPU per note (ms)", f"{1000 * server_seconds / max(1, len(acked)):.2f}"),
-        ("machine busy (100% = all cores)", f"{machine_pct:.0f}%"),
-        *checks,
-    ]))
+    # The bare baseline, on the same database, after the server has let go of it.
+    if database_url:
+        raw = asyncio.run(raw_postgres(database_url, args.raw_seconds))
+    else:
+        raw = raw_sqlite(str(data_dir / "labs.db"), args.raw_seconds)
+    return result, checks, server_pct, machine_pct, server_seconds, rss, raw
 
 
 if __name__ == "__main__":

@@ -56,6 +56,113 @@
     document.body.dataset.connection = state;
   }
 
+  // --- the wall: pinned first then newest, bounded, filtered, "new notes" on the phone -------
+  // Frames upsert note cards into #wall sorted by data-order (pinned above all, then newest). A
+  // card that is replaced in place (pinned, unpinned) is moved to where its order puts it; cards
+  // the console's filter does not match are dropped; past data-limit the oldest leave the live
+  // wall (they are a page away under "Older notes"), so a 1,000-note session stays light. On the
+  // phone, notes that arrive while the reader is further down wait behind the "new notes" button.
+  const order = (card) => Number(card.dataset.order || 0);
+  const noteId = (card) => Number(card.id.slice(5));
+
+  function matches(wall, card) {
+    const f = wall.dataset;
+    if (f.filterKind && card.dataset.kind !== f.filterKind) return false;
+    if (f.filterCluster && card.dataset.cluster !== f.filterCluster) return false;
+    if (f.filterHidden) return card.classList.contains("hidden-note") === (f.filterHidden === "only");
+    return true;
+  }
+
+  function place(wall, card) {
+    const prev = card.previousElementSibling, next = card.nextElementSibling;
+    if ((!prev || order(prev) > order(card)) && (!next || order(next) < order(card))) return;
+    const after = Array.from(wall.children).find((c) => c !== card && order(c) < order(card));
+    wall.insertBefore(card, after || null);
+  }
+
+  function reading(wall) {
+    return wall.dataset.incoming === "hold" && wall.getBoundingClientRect().top < 0;
+  }
+
+  // Notes that arrived while reading (some may have left the bounded wall for "Older notes").
+  let arrived = 0;
+
+  function showIncoming() {
+    document.querySelectorAll("#wall .note.incoming").forEach((c) => c.classList.remove("incoming"));
+    arrived = 0;
+    updateIncoming();
+  }
+
+  function updateIncoming() {
+    const button = document.getElementById("new-notes");
+    if (!button) return;
+    button.hidden = arrived === 0;
+    button.textContent = button.dataset.label.replace("{n}", String(arrived));
+  }
+
+  function settleWall(wall, added, replaced) {
+    const older = document.getElementById("older");
+    for (const card of added) {
+      if (!card.classList?.contains("note")) continue;
+      if (!matches(wall, card)) { card.remove(); continue; }
+      place(wall, card);
+      if (replaced.has(card.id)) {
+        if (replaced.get(card.id)) card.classList.add("incoming");
+      } else if (reading(wall)) {
+        card.classList.add("incoming");
+        arrived += 1;
+      }
+      // A card that also sits in the paged list below: the live one wins.
+      const copy = older?.querySelector(`[id="${card.id}"]`);
+      if (copy && copy !== card) copy.remove();
+    }
+    const limit = Number(wall.dataset.limit || 0);
+    while (limit && wall.children.length > limit) {
+      const last = wall.lastElementChild;
+      if (older && older.children.length) older.prepend(last); else last.remove();
+    }
+    updateIncoming();
+    fitProjector();
+  }
+
+  new MutationObserver((records) => {
+    const wall = document.getElementById("wall");
+    if (!wall) return;
+    const added = [], replaced = new Map();
+    for (const record of records) {
+      if (record.target !== wall) continue;
+      record.removedNodes.forEach((n) => n.id && replaced.set(n.id, n.classList?.contains("incoming")));
+      record.addedNodes.forEach((n) => added.push(n));
+    }
+    if (added.length) settleWall(wall, added.filter((n) => n.isConnected), replaced);
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
+  document.addEventListener("click", (evt) => {
+    if (evt.target.closest?.("#new-notes")) {
+      showIncoming();
+      document.getElementById("wall")?.scrollIntoView({ block: "start" });
+    }
+  });
+
+  // The note before which "Older notes" continues: the oldest unpinned one on screen.
+  window.labsOldestNote = () => {
+    const ids = Array.from(document.querySelectorAll("#wall .note:not(.pinned), #older .note"), noteId);
+    return ids.length ? Math.min(...ids) : 0;
+  };
+
+  // The projector shows only whole cards: one the screen would cut at the bottom is hidden.
+  function fitProjector() {
+    const wall = document.querySelector(".projector #wall");
+    if (!wall) return;
+    const bottom = wall.getBoundingClientRect().bottom;
+    for (const card of wall.children) {
+      card.classList.remove("off-screen");
+      if (card.getBoundingClientRect().bottom > bottom + 1) card.classList.add("off-screen");
+    }
+  }
+  window.addEventListener("resize", fitProjector);
+  document.addEventListener("DOMContentLoaded", fitProjector);
+
   // --- countdown: from the server's end time, corrected for this device's clock ------------
   const serverOffset = (() => {
     const now = document.querySelector('meta[name="server-now"]')?.content;

@@ -3,6 +3,8 @@ moderation (hide, restore, pin), clustering and proxy entry."""
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -202,6 +204,12 @@ async def _own_open_note(db: AsyncSession, participant: Participant, note_id: in
     return note
 
 
+async def own(rt: Runtime, participant: Participant, note_id: int) -> dict[str, Any]:
+    """A note its author may still change (for the edit form); the same checks as `edit`."""
+    async with rt.db.read() as db:
+        return note_data(await _own_open_note(db, participant, note_id), participant.display_name)
+
+
 async def edit(rt: Runtime, participant: Participant, note_id: int, data: dict[str, Any]) -> dict[str, Any]:
     body = _body(data.get("body"))
     async with events.change(rt) as tx:
@@ -293,10 +301,8 @@ def cluster_data(cluster: Cluster) -> dict[str, Any]:
 # --- reading -------------------------------------------------------------------------------
 
 
-async def wall(
-    rt: Runtime, session_id: int, *, include_hidden: bool, activity_id: int | None = None
-) -> list[dict[str, Any]]:
-    """The session's notes (of one activity, when given), oldest first, without deleted ones."""
+async def wall(rt: Runtime, session_id: int, *, include_hidden: bool) -> list[dict[str, Any]]:
+    """The session's notes, oldest first, without deleted ones."""
     query = (
         select(Note, Participant.display_name, Account.display_name)
         .outerjoin(Participant, Participant.id == Note.participant_id)
@@ -306,8 +312,71 @@ async def wall(
     )
     if not include_hidden:
         query = query.where(Note.hidden.is_(False))
-    if activity_id is not None:
-        query = query.where(Note.activity_id == activity_id)
+    async with rt.db.read() as db:
+        rows = (await db.execute(query)).all()
+    return [note_data(note, pname or aname) for note, pname, aname in rows]
+
+
+@dataclass(frozen=True)
+class WallFilter:
+    """What a view of the wall shows: a kind, a cluster (NO_CLUSTER: notes in none) and hidden
+    notes (None: shown and hidden; True: only hidden; False: only shown)."""
+
+    kind: str | None = None
+    cluster_id: int | None = None
+    hidden: bool | None = None
+
+    @classmethod
+    def parse(cls, kind: Any = None, cluster: Any = None, hidden: Any = None) -> WallFilter:
+        """From query values, checked: a wrong value is a 400 that names what is allowed."""
+        return cls(
+            kind=validate.choice(NoteKind, kind, "kind").value if kind else None,
+            cluster_id=(NO_CLUSTER if cluster == "none" else validate.integer(cluster, "cluster")) if cluster else None,
+            hidden=validate.choice(HiddenShown, hidden, "hidden") is HiddenShown.only if hidden else None,
+        )
+
+
+class HiddenShown(enum.StrEnum):
+    only = "only"  # only the hidden notes
+    no = "no"  # only the shown ones
+
+
+NO_CLUSTER = 0
+PAGE = 50
+
+
+async def page(
+    rt: Runtime,
+    session_id: int,
+    *,
+    activity_id: int | None,
+    include_hidden: bool,
+    only: WallFilter = WallFilter(),
+    before: int | None = None,
+    limit: int = PAGE,
+) -> list[dict[str, Any]]:
+    """One page of the wall as the live views show it: pinned notes first, then the newest. The
+    first page holds every pinned note; `before` (a note id) pages on through the older ones."""
+    query = (
+        select(Note, Participant.display_name, Account.display_name)
+        .outerjoin(Participant, Participant.id == Note.participant_id)
+        .outerjoin(Account, Account.id == Note.entered_by_id)
+        .where(Note.session_id == session_id, Note.deleted.is_(False), Note.activity_id == activity_id)
+        .order_by(Note.pinned.desc(), Note.id.desc())
+        .limit(limit)
+    )
+    if before is not None:
+        query = query.where(Note.id < before, Note.pinned.is_(False))
+    if not include_hidden or only.hidden is False:
+        query = query.where(Note.hidden.is_(False))
+    elif only.hidden:
+        query = query.where(Note.hidden.is_(True))
+    if only.kind:
+        query = query.where(Note.kind == NoteKind(only.kind))
+    if only.cluster_id == NO_CLUSTER:
+        query = query.where(Note.cluster_id.is_(None))
+    elif only.cluster_id is not None:
+        query = query.where(Note.cluster_id == only.cluster_id)
     async with rt.db.read() as db:
         rows = (await db.execute(query)).all()
     return [note_data(note, pname or aname) for note, pname, aname in rows]

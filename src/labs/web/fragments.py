@@ -56,9 +56,12 @@ NOTE_EVENTS = {
 }
 
 
-async def state(rt: Runtime, session_id: int, regions: tuple[str, ...] | None = None) -> dict[str, Any]:
+async def state(
+    rt: Runtime, session_id: int, regions: tuple[str, ...] | None = None, only: notes.WallFilter | None = None
+) -> dict[str, Any]:
     """Everything the regions need (only what `regions` asks for, when given), for every audience:
-    the wall holds hidden notes too, and the templates show them to the console only."""
+    the wall (its first page, or what the console's filter `only` lets through) holds hidden notes
+    too, and the templates show them to the console only."""
     session: LabSession = await sessions.get(rt, session_id)
     want = set(regions or REGIONS)
     current = next((a for a in session.activities if a.id == session.current_activity_id), None)
@@ -66,7 +69,11 @@ async def state(rt: Runtime, session_id: int, regions: tuple[str, ...] | None = 
     if want & {"wall", "clusters"} or regions is None:
         ctx["clusters"] = {c["id"]: c["name"] for c in await notes.clusters(rt, session_id)}
     if "wall" in want:
-        ctx["notes"] = await notes.wall(rt, session_id, include_hidden=True, activity_id=current.id) if current else []
+        only = only or notes.WallFilter()
+        ctx["notes"] = (
+            await notes.page(rt, session_id, activity_id=current.id, include_hidden=True, only=only) if current else []
+        )
+        ctx["only"] = only
     if "votes" in want:
         ctx["vote"] = await votes.state(rt, session_id)
     if "people" in want:
@@ -77,6 +84,30 @@ async def state(rt: Runtime, session_id: int, regions: tuple[str, ...] | None = 
         ctx["poll"] = await polls.state(rt, session_id)
     ctx["regions"] = [r for r in REGIONS if r in want]
     return ctx
+
+
+async def older(
+    rt: Runtime, session_id: int, audience: str, before: int, only: notes.WallFilter | None = None
+) -> dict[str, Any]:
+    """The page of notes before note `before`, for the paging below a live wall."""
+    session = await sessions.get(rt, session_id)
+    found = await notes.page(
+        rt,
+        session_id,
+        activity_id=session.current_activity_id,
+        include_hidden=audience == CONSOLE,
+        only=only or notes.WallFilter(),
+        before=before,
+        limit=notes.PAGE + 1,
+    )
+    clusters = {c["id"]: c["name"] for c in await notes.clusters(rt, session_id)}
+    return {
+        "session": session,
+        "audience": audience,
+        "notes": found[: notes.PAGE],
+        "more": len(found) > notes.PAGE,
+        "clusters": clusters,
+    }
 
 
 def visible(note: dict[str, Any], audience: str) -> bool:

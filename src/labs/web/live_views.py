@@ -16,6 +16,7 @@ from labs.auth import Identity
 from labs.errors import Invalid
 from labs.runtime import Runtime
 from labs.services import cases, notes, participants, sessions, votes
+from labs.web import fragments
 from labs.web.forms import form_data
 from labs.web.fragments import CONSOLE, PROJECTOR, state
 from labs.web.render import page
@@ -30,11 +31,17 @@ def join_url(request: Req, rt: Runtime, code: str) -> str:
 
 
 async def _view(
-    request: Req, rt: Runtime, identity: Identity, session_id: int, audience: str, template: str
+    request: Req,
+    rt: Runtime,
+    identity: Identity,
+    session_id: int,
+    audience: str,
+    template: str,
+    only: notes.WallFilter | None = None,
 ) -> Response[Any]:
     assert identity.account
     session = await sessions.get_for(rt, session_id, identity.account)
-    ctx = await state(rt, session.id)
+    ctx = await state(rt, session.id, only=only)
     url = join_url(request, rt, session.join_code)
     return page(
         request,
@@ -49,8 +56,35 @@ async def _view(
 
 
 @get("/sessions/{session_id:int}/console", guards=guards)
-async def console(request: Req, rt: Runtime, identity: Identity, session_id: int) -> Response[Any]:
-    return await _view(request, rt, identity, session_id, CONSOLE, "live/console.html")
+async def console(
+    request: Req,
+    rt: Runtime,
+    identity: Identity,
+    session_id: int,
+    kind: str | None = None,
+    cluster: str | None = None,
+    hidden: str | None = None,
+) -> Response[Any]:
+    only = notes.WallFilter.parse(kind, cluster, hidden)
+    return await _view(request, rt, identity, session_id, CONSOLE, "live/console.html", only)
+
+
+@get("/sessions/{session_id:int}/notes/older", guards=guards)
+async def older_notes(
+    request: Req,
+    rt: Runtime,
+    identity: Identity,
+    session_id: int,
+    before: int,
+    kind: str | None = None,
+    cluster: str | None = None,
+    hidden: str | None = None,
+) -> Response[Any]:
+    assert identity.account
+    await sessions.get_for(rt, session_id, identity.account)
+    only = notes.WallFilter.parse(kind, cluster, hidden)
+    ctx = await fragments.older(rt, session_id, CONSOLE, before, only)
+    return page(request, "live/older.html", block="older", **ctx)
 
 
 @get("/sessions/{session_id:int}/projector", guards=guards)
@@ -162,6 +196,7 @@ async def voting(request: Req, rt: Runtime, identity: Identity, session_id: int,
 
 routes = [
     console,
+    older_notes,
     projector,
     qr,
     start,

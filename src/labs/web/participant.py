@@ -17,8 +17,9 @@ from labs.models import Participant, SessionStatus
 from labs.runtime import Runtime
 from labs.services import notes, participants, polls, sessions, votes
 from labs.services.sessions import normalise_code
+from labs.web import fragments
 from labs.web.forms import form_data
-from labs.web.fragments import state
+from labs.web.fragments import PARTICIPANT, state
 from labs.web.render import failed, page
 
 Req = Request[Any, Any, State]
@@ -146,6 +147,19 @@ async def post_note(request: Req, rt: Runtime, session_id: int) -> Response[Any]
     return Redirect(f"/p/{session_id}")
 
 
+@get("/p/{session_id:int}/notes/older")
+async def older_notes(request: Req, rt: Runtime, session_id: int, before: int) -> Response[Any]:
+    await _me(request, rt, session_id)
+    return page(request, "live/older.html", block="older", **await fragments.older(rt, session_id, PARTICIPANT, before))
+
+
+@get("/p/{session_id:int}/notes/{note_id:int}/edit")
+async def edit_form(request: Req, rt: Runtime, session_id: int, note_id: int) -> Response[Any]:
+    me = await _me(request, rt, session_id)
+    session = await sessions.get(rt, session_id)
+    return page(request, "live/edit_note.html", block="edit", note=await notes.own(rt, me, note_id), session=session)
+
+
 @post("/p/{session_id:int}/notes/{note_id:int}")
 async def edit_note(request: Req, rt: Runtime, session_id: int, note_id: int) -> Response[Any]:
     await notes.edit(rt, await _me(request, rt, session_id), note_id, await form_data(request))
@@ -185,6 +199,8 @@ routes = [
     join,
     participant_page,
     post_note,
+    older_notes,
+    edit_form,
     edit_note,
     delete_note,
     cast_vote,
