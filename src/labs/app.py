@@ -15,6 +15,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
@@ -138,8 +139,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="labs API",
             version=__version__,
             path="/api/docs",
-            # The schema only (/api/docs/openapi.json): the bundled UIs load assets from a CDN.
-            render_plugins=[],
+            # The schema only (/api/docs/openapi.json): the bundled UIs load scripts from a CDN.
+            render_plugins=[JsonRenderPlugin()],
             description="Integration API for city dashboards and research tools. See docs/api.md.",
         ),
         debug=settings.debug,

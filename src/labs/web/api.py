@@ -17,7 +17,7 @@ from litestar.exceptions import WebSocketDisconnect
 from labs import auth, events, live
 from labs.auth import Identity
 from labs.catalogue import Audience
-from labs.errors import Invalid, LabsError, NotFound
+from labs.errors import Invalid, LabsError, NotFound, Unauthorized
 from labs.models import Participant
 from labs.runtime import Runtime
 from labs.services import accounts, cases, notes, participants, sessions, votes
@@ -125,7 +125,9 @@ def _account(identity: Identity) -> Any:
 
 
 def _participant_of(identity: Identity, session_id: int) -> Participant:
-    if identity.participant is None or identity.participant.session_id != session_id:
+    if identity.participant is None:
+        raise Unauthorized("Send an account or participant bearer token.")
+    if identity.participant.session_id != session_id:
         raise NotFound("No such session.")
     return identity.participant
 

@@ -113,8 +113,9 @@ async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
 async def participant_page(request: Req, rt: Runtime, session_id: int) -> Response[Any]:
     me = await current_participant(request, rt, session_id)
     if me is None:
-        session = await sessions.get(rt, session_id)
-        return Redirect(f"/j/{session.join_code}")
+        # The same answer whether the session exists or not, and never its code: ids are sequential.
+        message = N_("Join the session first: open its link or enter its code.")
+        return page(request, "live/enter_code.html", status_code=404, code="", errors={}, messages=[("error", message)])
     return await _page(request, rt, me)
 
 

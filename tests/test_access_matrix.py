@@ -1,0 +1,389 @@
+"""Who may call what: every route of the app (pages, API, websocket) for seven kinds of caller,
+with the status each gets and, whenever a caller is refused, proof that nothing was written.
+
+The rows are checked against the app's own route table: a route without a row fails
+`test_every_route_has_a_row`, so whoever adds a route adds its row here (one line).
+
+A row: method, path as the route table spells it, the seven answers in the order of WHO, and
+optionally the body and path values. An answer is an HTTP status, or for the websocket the
+close code (101: accepted). Pages get the caller's cookies, the API their bearer token."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import sqlite3
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.exceptions import WebSocketDisconnect
+from litestar.handlers import HTTPRouteHandler
+from litestar.routes import HTTPRoute, WebSocketRoute
+from litestar.testing import AsyncTestClient, TestClient
+
+from labs.db import Database
+from labs.runtime import Runtime
+from labs.settings import Settings
+from labs.testing import PASSWORD
+
+# The callers, in the order every row lists their answers.
+WHO = ("anonymous", "participant", "other_participant", "facilitator", "other_facilitator", "researcher", "admin")
+
+# Answers that recur (anonymous, participant, other participant, facilitator, other
+# facilitator, researcher, admin). A GET page that needs a login answers with a redirect to it.
+EVERYONE_200 = "200 200 200 200 200 200 200"
+STAFF_PAGE = "302 302 302 200 403 403 200"  # a page for facilitators (any session)
+RUNS_PAGE = "302 302 302 200 404 403 200"  # a page of one session, for the people who run it
+RUNS_ACTION = "401 401 401 204 404 403 204"  # a console action: 204, the change arrives live
+RUNS_API = "401 401 401 200 404 403 200"
+RUNS_FORM = "401 401 401 302 404 403 302"  # a form of one session's pages: redirect after the change
+PARTICIPANT_PAGE_ACTION = "404 204 404 404 404 404 404"
+PARTICIPANT_API = "401 200 404 401 401 401 401"
+
+# Tables whose rows change by merely being recognised (last use of a token or login session).
+BOOKKEEPING = {"login_session", "api_token", "alembic_version"}
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    answers: str
+    body: dict[str, Any] | None = None
+    # Path values beyond the defaults (World.values), e.g. {"action": "hide"}; a callable gets the world.
+    values: dict[str, Any] = field(default_factory=dict)
+    query: str = ""
+    writes: bool = False  # a GET that may change something (the interface language of an account)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.method, self.path
+
+    def expected(self) -> dict[str, int]:
+        codes = [int(c) for c in self.answers.split()]
+        assert len(codes) == len(WHO), f"{self.method} {self.path}: {len(codes)} answers for {len(WHO)} callers"
+        return dict(zip(WHO, codes, strict=True))
+
+
+def row(method: str, path: str, answers: str, body: Any = None, /, **values: Any) -> Row:
+    query, writes = values.pop("query", ""), values.pop("writes", False)
+    return Row(method, path, answers, body, values, query, writes)
+
+
+NOTE_FORM = {"client_id": "matrix-note-1", "body": "A new idea", "kind": "idea"}
+PROXY_FORM = {"display_name": "Piet", "consent": "anonymous"}
+JOIN_FORM = {"display_name": "New person", "consent": "named"}
+SESSION_FORM = {"title": "A new session", "kind": "workshop"}
+NEW_ACCOUNT_FORM = {"email": "new@example.org", "password": PASSWORD, "role": "researcher"}
+
+ROWS = [
+    # --- pages: everyone -------------------------------------------------------------------
+    row("GET", "/", "200 200 200 302 302 302 302"),
+    row("GET", "/setup", "302 302 302 302 302 302 302"),
+    row("POST", "/setup", "409 409 409 409 409 409 409", {"email": "x@example.org", "password": PASSWORD}),
+    row("GET", "/login", EVERYONE_200),
+    row("POST", "/login", "401 401 401 401 401 401 401", {"email": "nobody@example.org", "password": "wrong"}),
+    row("POST", "/logout", "302 302 302 302 302 302 302"),
+    row("GET", "/lang/{code:str}", "302 302 302 302 302 302 302", code="nl", writes=True),
+    row("GET", "/join", EVERYONE_200),
+    row("GET", "/j/{code:str}", "200 302 200 200 200 200 200"),
+    row("POST", "/j/{code:str}", "302 302 302 302 302 302 302", JOIN_FORM),
+    row("GET", "/static/{file_path:path}", EVERYONE_200, file_path="css/labs.css"),
+    # --- pages: accounts -------------------------------------------------------------------
+    row("GET", "/sessions", STAFF_PAGE.replace("403 403", "200 403")),
+    row("GET", "/sessions/new", STAFF_PAGE.replace("403 403", "200 403")),
+    row("POST", "/sessions/new", "401 401 401 302 302 403 302", SESSION_FORM),
+    row("GET", "/sessions/{session_id:int}", RUNS_PAGE),
+    row("POST", "/sessions/{session_id:int}", RUNS_FORM, {"title": "Renamed", "kind": "workshop"}),
+    row("POST", "/sessions/{session_id:int}/agenda", RUNS_FORM, {"action": "add", "title": "More"}),
+    row("POST", "/sessions/{session_id:int}/facilitators", RUNS_FORM, {"email": "other_facilitator@example.org"}),
+    row("GET", "/admin/accounts", "302 302 302 403 403 403 200"),
+    row("POST", "/admin/accounts", "401 401 401 403 403 403 302", NEW_ACCOUNT_FORM),
+    row("GET", "/cases", STAFF_PAGE.replace("403 403", "200 403")),
+    row("GET", "/research", "302 302 302 403 403 200 200"),
+    row("GET", "/participants/{participant_id:int}/consent", "302 302 302 403 403 200 200"),
+    # --- pages: running a session ----------------------------------------------------------
+    row("GET", "/sessions/{session_id:int}/console", RUNS_PAGE),
+    row("GET", "/sessions/{session_id:int}/projector", RUNS_PAGE),
+    row("GET", "/sessions/{session_id:int}/qr.svg", RUNS_PAGE),
+    row("POST", "/sessions/{session_id:int}/start", RUNS_ACTION),
+    row("POST", "/sessions/{session_id:int}/close", RUNS_ACTION),
+    row("POST", "/sessions/{session_id:int}/next", RUNS_ACTION),
+    row("POST", "/sessions/{session_id:int}/activities/{activity_id:int}/activate", RUNS_ACTION),
+    row("POST", "/sessions/{session_id:int}/timer", RUNS_ACTION, {"action": "start", "minutes": "5"}),
+    row("POST", "/sessions/{session_id:int}/notes/{note_id:int}/{action:str}", RUNS_ACTION, action="hide"),
+    row("POST", "/sessions/{session_id:int}/notes", RUNS_ACTION, NOTE_FORM),
+    row("POST", "/sessions/{session_id:int}/cases", RUNS_ACTION, lambda w: {"case_id": w.case}),
+    row("POST", "/sessions/{session_id:int}/proxies", RUNS_FORM, PROXY_FORM),
+    row("POST", "/sessions/{session_id:int}/votes/{action:str}", RUNS_ACTION, action="close"),
+    # --- pages: participants ---------------------------------------------------------------
+    row("GET", "/p/{session_id:int}", "404 200 404 404 404 404 404"),
+    row("POST", "/p/{session_id:int}/notes", "404 302 404 404 404 404 404", NOTE_FORM),
+    row("POST", "/p/{session_id:int}/notes/{note_id:int}", PARTICIPANT_PAGE_ACTION, {"body": "Edited"}),
+    row("POST", "/p/{session_id:int}/notes/{note_id:int}/delete", PARTICIPANT_PAGE_ACTION),
+    row("POST", "/p/{session_id:int}/votes/{note_id:int}", "404 200 404 404 404 404 404"),
+    row("POST", "/p/{session_id:int}/votes/{note_id:int}/retract", "404 200 404 404 404 404 404",
+        note_id=lambda w: w.voted_note),
+    row("POST", "/p/{session_id:int}/consent", "404 200 404 404 404 404 404", {"consent": "anonymous"}),
+    # --- API ------------------------------------------------------------------------------
+    row("GET", "/api/docs/openapi.json", EVERYONE_200),
+    row("GET", "/api/docs", EVERYONE_200),
+    # The documentation UIs that load scripts from a CDN are off: only the schema is served.
+    row("GET", "/api/docs/{path:str}", "404 404 404 404 404 404 404", path="swagger"),
+    row("POST", "/api/v1/auth/tokens", "401 401 401 401 401 401 401", {"email": "x@example.org", "password": "nope"}),
+    row("GET", "/api/v1/sessions", "401 401 401 200 200 403 200"),
+    row("POST", "/api/v1/sessions", "401 401 401 201 201 403 201", {"title": "By API"}),
+    row("GET", "/api/v1/sessions/{session_id:int}", "401 200 404 200 404 404 200"),
+    row("POST", "/api/v1/sessions/{session_id:int}/start", RUNS_API),
+    row("POST", "/api/v1/sessions/{session_id:int}/close", RUNS_API),
+    row("POST", "/api/v1/sessions/{session_id:int}/activities/{activity_id:int}/activate", RUNS_API),
+    row("POST", "/api/v1/sessions/{session_id:int}/timer", RUNS_API, {"action": "add", "seconds": 60}),
+    row("POST", "/api/v1/join", "201 201 201 201 201 201 201", lambda w: {**JOIN_FORM, "join_code": w.code}),
+    row("PUT", "/api/v1/sessions/{session_id:int}/consent", PARTICIPANT_API, {"consent": "anonymous"}),
+    row("GET", "/api/v1/sessions/{session_id:int}/notes", "401 200 404 200 404 404 200"),
+    row("POST", "/api/v1/sessions/{session_id:int}/notes", "401 201 404 201 404 404 201", NOTE_FORM),
+    row("PUT", "/api/v1/sessions/{session_id:int}/notes/{note_id:int}", PARTICIPANT_API, {"body": "Edited"}),
+    row("POST", "/api/v1/sessions/{session_id:int}/notes/{note_id:int}/delete", PARTICIPANT_API.replace("200", "204")),
+    row("POST", "/api/v1/sessions/{session_id:int}/notes/{note_id:int}/moderation", RUNS_API, {"action": "pin"}),
+    row("PUT", "/api/v1/sessions/{session_id:int}/notes/{note_id:int}/cluster", RUNS_API, {"name": "Green"}),
+    row("POST", "/api/v1/sessions/{session_id:int}/votes/rounds", "401 401 401 409 404 403 409", {"votes": 3}),
+    row("POST", "/api/v1/sessions/{session_id:int}/votes/{action:str}", RUNS_API, action="reveal"),
+    row("GET", "/api/v1/sessions/{session_id:int}/votes", "401 200 404 200 404 404 200"),
+    row("POST", "/api/v1/sessions/{session_id:int}/votes", "401 201 404 401 401 401 401",
+        lambda w: {"note_id": w.proxy_note}),
+    row("GET", "/api/v1/cases", "401 401 401 200 200 200 200"),
+    row("POST", "/api/v1/sessions/{session_id:int}/cases", "401 401 401 201 404 403 201",
+        lambda w: {"case_id": w.case}),
+    row("GET", "/api/v1/sessions/{session_id:int}/events", "401 200 404 200 404 404 200"),
+    # --- the live stream (close codes; 101: accepted) ---------------------------------------
+    row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 101 4404 101 4404 4404 101"),
+    row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 4404 4404 101 4404 4404 101", query="view=console"),
+    row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 4404 4404 101 4404 4404 101", query="view=projector"),
+    row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 101 4404 4404 4404 4404 4404",
+        query="view=participant"),
+]
+
+# --- the world every row runs in ---------------------------------------------------------
+
+
+@dataclass
+class Caller:
+    cookies: dict[str, str] = field(default_factory=dict)
+    bearer: str | None = None
+
+
+@dataclass
+class World:
+    """One live session S (run by `facilitator`, joined by `participant`) and another T (run by
+    `other_facilitator`, joined by `other_participant`), with a case, notes and an open vote."""
+
+    db: Path
+    session: int = 0
+    other_session: int = 0
+    code: str = ""
+    activity: int = 0
+    note: int = 0  # the participant's own note in S
+    proxy_note: int = 0  # a note entered by proxy in S
+    voted_note: int = 0  # the note the participant has voted for
+    participant: int = 0
+    case: int = 0
+    callers: dict[str, Caller] = field(default_factory=dict)
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session,
+            "activity_id": self.activity,
+            "note_id": self.note,
+            "participant_id": self.participant,
+            "code": self.code,
+        }
+
+
+def settings_for(db: Path) -> Settings:
+    return Settings(
+        data_dir=db.parent,
+        database_url=f"sqlite+aiosqlite:///{db}",
+        channels_url="memory://",
+        secret_key="test-secret",
+        database_pool=False,
+    )
+
+
+async def _build(world: World) -> None:
+    from labs.services import accounts, cases, notes, participants, sessions, votes
+
+    settings = settings_for(world.db)
+    rt = Runtime(settings=settings, db=Database(settings.database_url, pooled=False))
+    made = {}
+    for who, role in [("facilitator", "facilitator"), ("other_facilitator", "facilitator"),
+                      ("researcher", "researcher"), ("admin", "admin")]:
+        made[who] = await accounts.create(rt, email=f"{who}@example.org", password=PASSWORD, role=role)
+        _, login = await accounts.log_in(rt, f"{who}@example.org", PASSWORD)
+        token = await accounts.issue_api_token(rt, f"{who}@example.org", PASSWORD)
+        world.callers[who] = Caller(cookies={"labs_session": login}, bearer=token)
+    agenda = [{"title": "Ideas"}, {"title": "More ideas"}]
+    s = await sessions.create(rt, made["facilitator"], {"title": "S", "agenda": agenda})
+    t = await sessions.create(rt, made["other_facilitator"], {"title": "T", "agenda": agenda})
+    await sessions.start(rt, made["facilitator"], s.id)
+    await sessions.start(rt, made["other_facilitator"], t.id)
+    world.session, world.other_session, world.code = s.id, t.id, s.join_code
+    world.activity = s.activities[1].id
+    me, my_token = await participants.join(rt, s.join_code, {"display_name": "Me", "consent": "named"}, "t")
+    _, other_token = await participants.join(rt, t.join_code, {"display_name": "Other", "consent": "named"}, "t")
+    world.participant = me.id
+    world.callers["participant"] = Caller(cookies={f"labs_p{s.id}": my_token}, bearer=my_token)
+    world.callers["other_participant"] = Caller(cookies={f"labs_p{t.id}": other_token}, bearer=other_token)
+    world.callers["anonymous"] = Caller()
+    proxy = await participants.add_proxy(rt, made["facilitator"], s.id, {"display_name": "Proxy", "consent": "none"})
+    note, _ = await notes.post(rt, s.id, {"client_id": "mine", "body": "Mine"}, participant=me)
+    proxied, _ = await notes.post(
+        rt, s.id, {"client_id": "proxy", "body": "Said aloud", "participant_id": proxy.id}, account=made["facilitator"]
+    )
+    third, _ = await notes.post(rt, s.id, {"client_id": "third", "body": "Voted for"}, account=made["facilitator"])
+    world.note, world.proxy_note, world.voted_note = note["id"], proxied["id"], third["id"]
+    case = await cases.create_case(rt, made["facilitator"], {"title": "Roofs", "city": "Utrecht", "country": "NL"})
+    world.case = case.id
+    # Shared with the next activity: sharing it with the current one is left to the rows.
+    await cases.share_case(rt, made["facilitator"], s.id, case.id, None, s.activities[1].id)
+    await votes.open_round(rt, made["facilitator"], s.id, 3)
+    await votes.cast(rt, me, third["id"])
+    await rt.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
+    db = tmp_path_factory.mktemp("world") / "labs.db"
+    shutil.copyfile(sqlite_template, db)
+    built = World(db=db)
+    # Its own loop in a thread: the tests' loops come and go per test.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _build(built)).result()
+    return built
+
+
+def fingerprint(db: Path) -> str:
+    """A digest of every row the app keeps (bookkeeping aside), to prove a refusal wrote nothing."""
+    digest = hashlib.sha256()
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        for table in tables:
+            if table in BOOKKEEPING or table.startswith("sqlite_"):
+                continue
+            for values in conn.execute(f'SELECT * FROM "{table}" ORDER BY 1'):
+                digest.update(repr((table, values)).encode())
+    return digest.hexdigest()
+
+
+def _fill(path: str, values: dict[str, Any]) -> str:
+    for name, value in values.items():
+        for kind in ("int", "str", "path"):
+            path = path.replace("{" + f"{name}:{kind}" + "}", str(value))
+    assert "{" not in path, f"no value for a parameter of {path}"
+    return path
+
+
+def _resolve(value: Any, world: World) -> Any:
+    return value(world) if callable(value) else value
+
+
+async def call(world: World, who: str, r: Row, client: AsyncTestClient[Litestar]) -> int:
+    """What `who` gets for this row from `client` (an app on its own copy of the world)."""
+    caller = world.callers[who]
+    values = {**world.values(), **{k: _resolve(v, world) for k, v in r.values.items()}}
+    url = _fill(r.path, values) + (f"?{r.query}" if r.query else "")
+    body = _resolve(r.body, world)
+    client.cookies.clear()
+    if r.method == "WS":
+        # The app's own pages ask for a view and carry cookies; scripts carry a bearer token.
+        browser = "view=" in r.query
+        cookies, headers = (caller.cookies, {}) if browser else ({}, _auth(caller))
+        return await asyncio.to_thread(_stream_answer, client.app, url, cookies, headers)
+    if r.path.startswith("/api/"):
+        response = await client.request(r.method, url, json=body, headers=_auth(caller))
+    else:
+        client.cookies.update(caller.cookies)
+        await client.get("/join")  # a page visit first: the CSRF cookie, as in a browser
+        form = {**(body or {}), "_csrf_token": client.cookies.get("labs_csrf", "")}
+        response = await client.request(r.method, url, data=form if r.method != "GET" else None, follow_redirects=False)
+    return response.status_code
+
+
+def _stream_answer(app: Litestar, url: str, cookies: dict[str, str], headers: dict[str, str]) -> int:
+    """101 when the socket is accepted and delivers, else its close code. A synchronous client in a
+    thread of its own: its app runs in a loop of its own that this blocking wait does not hold up."""
+    try:
+        with TestClient(app=app, cookies=cookies) as client, client.websocket_connect(url, headers=headers) as ws:
+            ws.receive_text(timeout=5)  # the first event of the catch-up: the world has many
+    except WebSocketDisconnect as e:
+        return e.code
+    return 101
+
+
+@asynccontextmanager
+async def serving(db: Path) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    from labs.app import create_app
+
+    async with AsyncTestClient(app=create_app(settings_for(db))) as client:
+        yield client
+
+
+def _auth(caller: Caller) -> dict[str, str]:
+    return {"Authorization": f"Bearer {caller.bearer}"} if caller.bearer else {}
+
+
+def app_routes(app: Litestar) -> set[tuple[str, str]]:
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if isinstance(route, WebSocketRoute):
+            found.add(("WS", route.path))
+        elif isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                assert isinstance(handler, HTTPRouteHandler)
+                for method in handler.http_methods:
+                    if method not in ("OPTIONS", "HEAD"):
+                        found.add((method, route.path))
+    return found
+
+
+def test_every_route_has_a_row(world: World) -> None:
+    from labs.app import create_app
+
+    routes = app_routes(create_app(settings_for(world.db)))
+    rows = {r.key for r in ROWS}
+    assert len({(r.key, r.query) for r in ROWS}) == len(ROWS), "two rows for one route and query"
+    missing = sorted(routes - rows)
+    assert not missing, f"routes without a row in tests/test_access_matrix.py ROWS: {missing}"
+    assert not sorted(rows - routes), f"rows for routes the app does not have: {sorted(rows - routes)}"
+
+
+@pytest.mark.parametrize("r", ROWS, ids=[f"{r.method} {r.path}{'?' + r.query if r.query else ''}" for r in ROWS])
+async def test_access(world: World, r: Row, tmp_path: Path) -> None:
+    expected = r.expected()
+    got: dict[str, int] = {}
+    shared = copy_of(world, tmp_path / "shared")
+    before = fingerprint(shared)
+    async with serving(shared) as client:
+        for who in WHO:
+            # A refusal (and any GET) must leave the shared copy as it was; a change gets its own copy.
+            if expected[who] < 400 and (r.method not in ("GET", "WS") or r.writes):
+                async with serving(copy_of(world, tmp_path / who)) as own:
+                    got[who] = await call(world, who, r, own)
+                continue
+            got[who] = await call(world, who, r, client)
+            assert fingerprint(shared) == before, f"{r.method} {r.path} as {who} ({got[who]}) wrote to the database"
+    assert got == expected, "\n".join(
+        f"{who:18} expected {expected[who]}, got {got[who]}" for who in WHO if got[who] != expected[who]
+    )
+
+
+def copy_of(world: World, folder: Path) -> Path:
+    folder.mkdir()
+    shutil.copyfile(world.db, folder / "labs.db")
+    return folder / "labs.db"
