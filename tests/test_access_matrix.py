@@ -81,6 +81,7 @@ NOTE_FORM = {"client_id": "matrix-note-1", "body": "A new idea", "kind": "idea"}
 PROXY_FORM = {"display_name": "Piet", "consent": "anonymous"}
 JOIN_FORM = {"display_name": "New person", "consent": "named"}
 SESSION_FORM = {"title": "A new session", "kind": "workshop"}
+POLL_FORM = {"question": "Which first?", "kind": "single", "options": ["Roofs", "Trees"]}
 NEW_ACCOUNT_FORM = {"email": "new@example.org", "password": PASSWORD, "role": "researcher"}
 
 ROWS = [
@@ -123,6 +124,10 @@ ROWS = [
     row("POST", "/sessions/{session_id:int}/cases", RUNS_ACTION, lambda w: {"case_id": w.case}),
     row("POST", "/sessions/{session_id:int}/proxies", RUNS_FORM, PROXY_FORM),
     row("POST", "/sessions/{session_id:int}/votes/{action:str}", RUNS_ACTION, action="close"),
+    row("POST", "/sessions/{session_id:int}/polls", RUNS_FORM, POLL_FORM),
+    row("POST", "/sessions/{session_id:int}/polls/{poll_id:int}/answers", RUNS_ACTION,
+        lambda w: {"client_id": "m", "choices": "0", "participant_id": w.proxy}),
+    row("POST", "/sessions/{session_id:int}/polls/{poll_id:int}/{action:str}", RUNS_ACTION, action="close"),
     # --- pages: participants ---------------------------------------------------------------
     row("GET", "/p/{session_id:int}", "404 200 404 404 404 404 404"),
     row("POST", "/p/{session_id:int}/notes", "404 302 404 404 404 404 404", NOTE_FORM),
@@ -132,6 +137,7 @@ ROWS = [
     row("POST", "/p/{session_id:int}/votes/{note_id:int}/retract", "404 200 404 404 404 404 404",
         note_id=lambda w: w.voted_note),
     row("POST", "/p/{session_id:int}/consent", "404 200 404 404 404 404 404", {"consent": "anonymous"}),
+    row("POST", "/p/{session_id:int}/polls/{poll_id:int}", "404 302 404 404 404 404 404", {"choices": "1"}),
     # --- API ------------------------------------------------------------------------------
     row("GET", "/api/docs/openapi.json", EVERYONE_200),
     row("GET", "/api/docs", EVERYONE_200),
@@ -158,6 +164,12 @@ ROWS = [
     row("GET", "/api/v1/sessions/{session_id:int}/votes", "401 200 404 200 404 404 200"),
     row("POST", "/api/v1/sessions/{session_id:int}/votes", "401 201 404 401 401 401 401",
         lambda w: {"note_id": w.proxy_note}),
+    row("POST", "/api/v1/sessions/{session_id:int}/polls", "401 401 401 201 404 403 201", POLL_FORM),
+    row("GET", "/api/v1/sessions/{session_id:int}/polls", "401 200 404 200 404 404 200"),
+    row("GET", "/api/v1/sessions/{session_id:int}/polls/{poll_id:int}", "401 200 404 200 404 404 200"),
+    row("POST", "/api/v1/sessions/{session_id:int}/polls/{poll_id:int}/status", RUNS_API, {"action": "reveal"}),
+    row("POST", "/api/v1/sessions/{session_id:int}/polls/{poll_id:int}/answers", "401 201 404 201 404 404 201",
+        lambda w: {"client_id": "m", "choices": [1], "participant_id": w.proxy}),
     row("GET", "/api/v1/cases", "401 401 401 200 200 200 200"),
     row("POST", "/api/v1/sessions/{session_id:int}/cases", "401 401 401 201 404 403 201",
         lambda w: {"case_id": w.case}),
@@ -193,7 +205,9 @@ class World:
     proxy_note: int = 0  # a note entered by proxy in S
     voted_note: int = 0  # the note the participant has voted for
     participant: int = 0
+    proxy: int = 0  # a participant without a device in S
     case: int = 0
+    poll: int = 0  # an open poll in S
     callers: dict[str, Caller] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any]:
@@ -202,6 +216,7 @@ class World:
             "activity_id": self.activity,
             "note_id": self.note,
             "participant_id": self.participant,
+            "poll_id": self.poll,
             "code": self.code,
         }
 
@@ -217,7 +232,7 @@ def settings_for(db: Path) -> Settings:
 
 
 async def _build(world: World) -> None:
-    from labs.services import accounts, cases, notes, participants, sessions, votes
+    from labs.services import accounts, cases, notes, participants, polls, sessions, votes
 
     settings = settings_for(world.db)
     rt = Runtime(settings=settings, db=Database(settings.database_url, pooled=False))
@@ -254,6 +269,9 @@ async def _build(world: World) -> None:
     await cases.share_case(rt, made["facilitator"], s.id, case.id, None, s.activities[1].id)
     await votes.open_round(rt, made["facilitator"], s.id, 3)
     await votes.cast(rt, me, third["id"])
+    poll = await polls.create(rt, made["facilitator"], s.id, POLL_FORM)
+    await polls.set_status(rt, made["facilitator"], s.id, poll["id"], "open")
+    world.poll, world.proxy = poll["id"], proxy.id
     await rt.db.dispose()
 
 
