@@ -174,6 +174,8 @@ ROWS = [
     row("POST", "/api/v1/sessions/{session_id:int}/cases", "401 401 401 201 404 403 201",
         lambda w: {"case_id": w.case}),
     row("GET", "/api/v1/sessions/{session_id:int}/events", "401 200 404 200 404 404 200"),
+    row("GET", "/api/v1/streams/{kind:str}/{stream_id:int}/events", "401 401 401 200 200 403 200",
+        kind="case", stream_id=lambda w: w.case),
     # --- the live stream (close codes; 101: accepted) ---------------------------------------
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 101 4404 101 4404 4404 101"),
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 4404 4404 101 4404 4404 101", query="view=console"),
