@@ -113,6 +113,7 @@ ROWS = [
     # --- pages: running a session ----------------------------------------------------------
     row("GET", "/sessions/{session_id:int}/console", RUNS_PAGE),
     row("GET", "/sessions/{session_id:int}/projector", RUNS_PAGE),
+    row("GET", "/sessions/{session_id:int}/notes/older", RUNS_PAGE, query="before=1000"),
     row("GET", "/sessions/{session_id:int}/qr.svg", RUNS_PAGE),
     row("POST", "/sessions/{session_id:int}/start", RUNS_ACTION),
     row("POST", "/sessions/{session_id:int}/close", RUNS_ACTION),
@@ -130,6 +131,8 @@ ROWS = [
     row("POST", "/sessions/{session_id:int}/polls/{poll_id:int}/{action:str}", RUNS_ACTION, action="close"),
     # --- pages: participants ---------------------------------------------------------------
     row("GET", "/p/{session_id:int}", "404 200 404 404 404 404 404"),
+    row("GET", "/p/{session_id:int}/notes/older", "404 200 404 404 404 404 404", query="before=1000"),
+    row("GET", "/p/{session_id:int}/notes/{note_id:int}/edit", "404 200 404 404 404 404 404"),
     row("POST", "/p/{session_id:int}/notes", "404 302 404 404 404 404 404", NOTE_FORM),
     row("POST", "/p/{session_id:int}/notes/{note_id:int}", PARTICIPANT_PAGE_ACTION, {"body": "Edited"}),
     row("POST", "/p/{session_id:int}/notes/{note_id:int}/delete", PARTICIPANT_PAGE_ACTION),
