@@ -69,7 +69,7 @@ def test_top_level_help_lists_every_command(env: dict[str, str]) -> None:
     result = run(env, "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage: labs" in result.stdout
-    for command in ("serve", "db", "users", "demo"):
+    for command in ("serve", "db", "users", "demo", "privacy"):
         assert re.search(rf"^\s+{command}\s+\S", result.stdout, re.M), result.stdout
 
 
@@ -84,6 +84,7 @@ def test_top_level_help_lists_every_command(env: dict[str, str]) -> None:
         (["users"], "create"),
         (["users", "create"], "researcher"),
         (["demo"], "live"),
+        (["privacy", "reapply"], "backup"),
     ],
 )
 def test_every_command_explains_itself(env: dict[str, str], args: list[str], says: str) -> None:
@@ -293,6 +294,20 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     ]
     facts["follow_ups"] = sorted(f.status.value for f in await outcomes.list_follow_ups(rt))
 
+    # One community over time: people who came back are one member, one of them merged.
+    from labs.services import communities
+
+    community_id = all_sessions[0].community_id
+    assert community_id is not None
+    back = await communities.members(rt, community_id, returning=True)
+    async with rt.db.read() as db:
+        community_log = [e.type for e in await events.since(db, events.Stream.community(community_id), 0)]
+    facts["community"] = {
+        "returning": {row.member.display_name: row.sessions for row in back.items},
+        "log": set(community_log),
+        "timeline": (await communities.timeline(rt, community_id)).total,
+    }
+
     # The trace: case shared in one session -> notes about it -> adapted-practice outcome of that
     # session -> a new case derived from it -> shared in another session, the live one.
     derived = [c for c in all_cases if c.derived_from_id is not None]
@@ -340,6 +355,10 @@ def assert_demo(facts: dict[str, Any]) -> None:
     assert facts["clusters"] >= 2
     assert any(facts["revealed"])
     assert "done" in facts["follow_ups"] and "planned" in facts["follow_ups"]
+    community = facts["community"]
+    assert community["timeline"] == 3 and len(community["returning"]) >= 4
+    assert community["returning"]["Karin"] == 2  # first meeting, then the live one from a laptop: merged
+    assert {"community.created", "member.added", "member.linked", "member.merged"} <= community["log"]
     trace = facts["trace"]
     assert trace["old_shared_in_outcome_session"]
     assert trace["outcome_kind"] == "adapted_practice"

@@ -382,7 +382,8 @@ async def test_a_stalled_socket_does_not_hold_up_the_room(settings: Any) -> None
         session = await sessions.start(
             rt, facilitator, (await sessions.create(rt, facilitator, {"title": "Lab", "agenda": AGENDA})).id
         )
-        person, _ = await participants.join(rt, session.join_code, {"display_name": "A", "consent": "none"}, "x")
+        joined = await participants.join(rt, session.join_code, {"display_name": "A", "consent": "none"}, "x")
+        person = joined.participant
         drained = asyncio.Event()
         fast: list[int] = []
         slow: list[int] = []

@@ -26,7 +26,7 @@ from labs.errors import LabsError
 from labs.live import Hub
 from labs.runtime import Runtime
 from labs.settings import Settings, get_settings
-from labs.web import api, live_views, pages, participant, polls
+from labs.web import api, communities, live_views, pages, participant, people_api, polls, privacy
 from labs.web.fragments import render_event
 from labs.web.render import page
 
@@ -118,6 +118,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *participant.routes,
             *api.routes,
             *polls.routes,
+            *communities.routes,
+            *people_api.routes,
+            *privacy.routes,
             create_static_files_router(path="/static", directories=[settings.static_dir], name="static"),
         ],
         plugins=[channels],

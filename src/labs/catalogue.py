@@ -390,6 +390,19 @@ class ConsentChanged(Payload):
     consent: str
 
 
+@event(
+    "participant.erased",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("people", "wall", "clusters", "votes"),
+    doc="An admin erased a participant (a privacy request): their row is gone, their notes lost "
+    "their author (`notes`: `unlink`) or went too (`remove`).",
+)
+class ParticipantErased(Payload):
+    participant_id: int
+    notes: str
+
+
 # ==========================================================================================
 # Notes and clusters (stream "session")
 # ==========================================================================================
@@ -656,6 +669,132 @@ class FollowUpCompleted(FollowUpState):
 # ==========================================================================================
 # Communities and members (stream "community")
 # ==========================================================================================
+
+
+class CommunityState(Payload):
+    community_id: int
+    name: str
+    kind: str
+    description: str
+    city: str | None
+    started_on: str | None
+    erasure_mode: str
+
+
+@event(
+    "community.created",
+    stream="community",
+    audiences=STAFF,
+    changes=("community",),
+    doc="A learning community, living lab or community of practice was created.",
+)
+class CommunityCreated(CommunityState):
+    pass
+
+
+@event(
+    "community.updated",
+    stream="community",
+    audiences=STAFF,
+    changes=("community",),
+    doc="A community's details changed: all of them as they are now.",
+)
+class CommunityUpdated(CommunityState):
+    pass
+
+
+@event(
+    "community.session_added",
+    stream="community",
+    audiences=STAFF,
+    changes=("timeline",),
+    doc="A session was put in the community.",
+)
+class CommunitySessionAdded(Payload):
+    community_id: int
+    session_id: int
+
+
+@event(
+    "community.session_removed",
+    stream="community",
+    audiences=STAFF,
+    changes=("timeline",),
+    doc="A session was taken out of the community.",
+)
+class CommunitySessionRemoved(Payload):
+    community_id: int
+    session_id: int
+
+
+@event(
+    "member.added",
+    stream="community",
+    audiences=STAFF,
+    changes=("members",),
+    doc="Someone joined a session of the community for the first time (from a device it did not "
+    "know, or entered by a facilitator): a new member.",
+)
+class MemberAdded(Payload):
+    member_id: int
+    participant_id: int
+    session_id: int
+
+
+@event(
+    "member.linked",
+    stream="community",
+    audiences=STAFF,
+    changes=("members",),
+    doc="A participant is an existing member: they rejoined from the same device (`by`: "
+    "`device`), or a facilitator linked them (`facilitator`; `from_member_id`: the member they "
+    "were before, merged away if it had no one else).",
+)
+class MemberLinked(Payload):
+    member_id: int
+    participant_id: int
+    session_id: int
+    by: str
+    from_member_id: int | None = None
+
+
+@event(
+    "member.unlinked",
+    stream="community",
+    audiences=STAFF,
+    changes=("members",),
+    doc="A facilitator unlinked a participant from a member: they are `new_member_id` now.",
+)
+class MemberUnlinked(Payload):
+    member_id: int
+    participant_id: int
+    session_id: int
+    new_member_id: int
+
+
+@event(
+    "member.merged",
+    stream="community",
+    audiences=STAFF,
+    changes=("members",),
+    doc="A facilitator merged member `merged_id` into `member_id` (`participants`: how many "
+    "session visits moved).",
+)
+class MemberMerged(Payload):
+    member_id: int
+    merged_id: int
+    participants: int
+
+
+@event(
+    "member.erased",
+    stream="community",
+    audiences=STAFF,
+    changes=("members",),
+    doc="An admin erased a member (a privacy request); the deletion log keeps the ids.",
+)
+class MemberErased(Payload):
+    member_id: int
 
 
 # ==========================================================================================

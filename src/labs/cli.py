@@ -275,6 +275,35 @@ def users_create(email: str, password: str, role: str, name: str) -> None:
     click.echo(f"Created {account.role.value} {account.email} ({account.display_name}).")
 
 
+# --- privacy -------------------------------------------------------------------------------
+
+
+@cli.group()
+def privacy() -> None:
+    """Privacy requests: the deletion log."""
+
+
+@privacy.command("reapply")
+def privacy_reapply() -> None:
+    """Erase again everyone in the deletion log (LABS_DELETION_LOG, by default
+    deletion-log.jsonl in LABS_DATA_DIR) who is back in the database: run it after restoring an
+    older backup. Safe to run again; it says what it did."""
+    settings = get_settings()
+    _require_ready(settings.database_url)
+    from labs.services import privacy as service
+
+    if not settings.deletion_log.exists():
+        raise click.ClickException(
+            f"There is no deletion log at {settings.deletion_log}. Set LABS_DELETION_LOG to the log kept "
+            "beside the database you restored."
+        )
+    done = _run(settings, service.reapply)
+    click.echo(
+        f"Deletion log {settings.deletion_log}: {done.entries} erasures; erased again {done.participants} "
+        f"participants and {done.members} members; {done.restored_entries} entries put back in the database."
+    )
+
+
 # --- demo ----------------------------------------------------------------------------------
 
 

@@ -9,7 +9,9 @@ their planned date and duration, order kept), so timelines look like months of w
 recorded after a meeting closed (outcomes, follow-ups) keeps its real time. The third meeting is
 left live, with its current activity open, for a newcomer to join from a phone.
 
-The community itself is created directly: no service makes communities yet.
+Everyone joins from "their own phone" (the community's device cookie), so people who come to
+several meetings are one member; labs.demo_community adds a member who came back on another
+device and was merged by the facilitator.
 """
 
 from __future__ import annotations
@@ -21,15 +23,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labs import demo_livinglab
+from labs import demo_community, demo_livinglab
 from labs.errors import Conflict
 from labs.models import (
     Account,
     Activity,
     CaseShare,
     Cluster,
-    Community,
-    CommunityKind,
     ConsentRecord,
     Event,
     LabSession,
@@ -40,7 +40,7 @@ from labs.models import (
     VoteRound,
 )
 from labs.runtime import Runtime
-from labs.services import accounts, cases, notes, outcomes, participants, sessions, votes
+from labs.services import accounts, cases, communities, notes, outcomes, participants, sessions, votes
 
 DEMO_PASSWORD = "labs-demo-2026"
 ADMIN_EMAIL = "admin@labs.example"
@@ -287,13 +287,16 @@ class _Demo:
         self.rt = rt
         self.accounts: dict[str, Account] = {}
         self.cases: dict[str, int] = {}
+        # Each person's phone keeps the community's device cookie: later meetings know them.
+        self.devices: dict[str, str | None] = {}
 
     async def join(self, meeting: _Meeting, *keys: str) -> None:
         for key in keys:
-            participant, _token = await participants.join(
-                self.rt, meeting.session.join_code, PEOPLE[key], client=CLIENT
+            joined = await participants.join(
+                self.rt, meeting.session.join_code, PEOPLE[key], client=CLIENT, device=self.devices.get(key)
             )
-            meeting.people[key] = participant
+            meeting.people[key] = joined.participant
+            self.devices[key] = joined.device
 
     async def proxy(self, meeting: _Meeting, by: str, key: str) -> None:
         meeting.people[key] = await participants.add_proxy(self.rt, self.accounts[by], meeting.id, PEOPLE[key])
@@ -356,19 +359,21 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     first_day = today - timedelta(weeks=23)
     second_day = today - timedelta(weeks=9)
 
-    async with rt.db.write() as db:
-        community = Community(
-            name=COMMUNITY_NAME,
-            kind=CommunityKind.learning_community,
-            description=(
+    community = await communities.create(
+        rt,
+        sanne,
+        {
+            "name": COMMUNITY_NAME,
+            "kind": "learning_community",
+            "description": (
                 "Een leergemeenschap van G32-steden en Europese partners die elkaars wijkaanpakken delen: "
                 "de warmtetransitie in de buurt, bewonersbudgetten, leefbare straten en wonen met zorg. "
                 "Ambtenaren, bewoners, corporaties en onderzoekers verdiepen zich in elkaars casussen in "
                 "een vertrouwde setting; wat elders wordt overgenomen, volgen we na."
             ),
-            started_on=first_day - timedelta(weeks=4),
-        )
-        db.add(community)
+            "started_on": first_day - timedelta(weeks=4),
+        },
+    )
     for case_key, data in CASES.items():
         demo.cases[case_key] = (await cases.create_case(rt, marieke if case_key != "groningen" else sanne, data)).id
 
@@ -468,6 +473,9 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
 
     m3 = await _third_meeting(demo, community.id)
     living_lab = await demo_livinglab.live_polls(rt, sanne, m3.id)
+    karin = m1.people["karin"].member_id
+    assert karin is not None
+    merged = await demo_community.rejoin_and_merge(rt, sanne, community.id, m3.session.join_code, PEOPLE["karin"], karin)
     await _backdate(rt, m1, minutes=85)
     await _backdate(rt, m2, minutes=85)
 
@@ -477,7 +485,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     return {
         "password": DEMO_PASSWORD,
         "accounts": [{"email": email, "role": role, "name": name} for role, email, name in ACCOUNTS],
-        "community": {"id": community.id, "name": community.name},
+        "community": {"id": community.id, "name": community.name, "merged_member": merged},
         "sessions": [
             {"id": s.id, "title": s.title, "status": s.status.value, "join_code": s.join_code}
             for s in [await sessions.get(rt, m.id) for m in (m1, m2, m3)]

@@ -77,6 +77,14 @@ class SessionStatus(enum.StrEnum):
 class CommunityKind(enum.StrEnum):
     learning_community = "learning_community"
     living_lab = "living_lab"
+    community_of_practice = "community_of_practice"
+
+
+class ErasureMode(enum.StrEnum):
+    """What erasing a person does to their notes (a community's setting)."""
+
+    unlink = "unlink"  # the notes stay, without any link to the person
+    remove = "remove"  # the notes go too
 
 
 class ActivityType(enum.StrEnum):
@@ -196,6 +204,8 @@ class Community(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     city: Mapped[str | None] = mapped_column(String(120))
     started_on: Mapped[date | None] = mapped_column(Date)
+    erasure_mode: Mapped[ErasureMode] = mapped_column(enum_column(ErasureMode), default=ErasureMode.unlink)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 
     sessions: Mapped[list[LabSession]] = relationship(back_populates="community")
@@ -283,9 +293,22 @@ class Member(Base):
     organisation: Mapped[str | None] = mapped_column(String(120))
     city: Mapped[str | None] = mapped_column(String(120))
     sector: Mapped[Sector | None] = mapped_column(enum_column(Sector))
+    # Set when a facilitator merged this member into another: old events still name this id.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 
     community: Mapped[Community] = relationship(back_populates="members")
+
+
+class MemberDevice(Base):
+    """A device a member joined from: the long-lived cookie of one community (only its SHA-256)."""
+
+    __tablename__ = "member_device"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 
 
 class Participant(Base):
@@ -524,6 +547,26 @@ class PollAnswer(Base):
     number: Mapped[float | None] = mapped_column(Float)  # the scale point or the number given
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     answered_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+# --- privacy -------------------------------------------------------------------------------
+
+
+class Erasure(Base):
+    """One erasure in the deletion log: ids and times only, never who the person was. The same
+    entries are appended to a file outside the database (LABS_DELETION_LOG), so that after an
+    older backup is restored `labs privacy reapply` erases them again."""
+
+    __tablename__ = "erasure"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(36), unique=True)  # the same entry's key in the file
+    # The erased participant rows as [{"id", "session_id", "joined_at"}]: enough to find the same
+    # rows in a restored backup, and to never match someone who joined later under a reused id.
+    participants: Mapped[list[dict[str, Any]]] = mapped_column(JsonB, default=list)
+    member_ids: Mapped[list[int]] = mapped_column(JsonB, default=list)
+    community_id: Mapped[int | None] = mapped_column(Integer)  # no key: the community may go, the log stays
+    mode: Mapped[ErasureMode] = mapped_column(enum_column(ErasureMode))
+    notes: Mapped[int] = mapped_column(Integer, default=0)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    erased_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 
 
 # --- the event log -------------------------------------------------------------------------

@@ -33,6 +33,9 @@ class Settings:
     # never in its backups): whoever holds a copy of the database cannot link pseudonyms to people.
     pseudonym_key: str = ""
     debug: bool = field(default_factory=lambda: _env("LABS_DEBUG", "0") == "1")
+    # The deletion log: kept beside, never inside, the database, so restoring an older backup of
+    # the database leaves it whole and `labs privacy reapply` can erase those people again.
+    deletion_log: Path = field(default_factory=lambda: Path(_env("LABS_DELETION_LOG", "")))
     templates_dir: Path = ROOT / "templates"
     static_dir: Path = ROOT / "static"
 
@@ -40,6 +43,8 @@ class Settings:
         if not self.database_url:
             url = _env("LABS_DATABASE_URL", f"sqlite+aiosqlite:///{self.data_dir / 'labs.db'}")
             object.__setattr__(self, "database_url", normalise_db_url(url))
+        if self.deletion_log == Path():
+            object.__setattr__(self, "deletion_log", self.data_dir / "deletion-log.jsonl")
         if not self.secret_key:
             object.__setattr__(self, "secret_key", _env("LABS_SECRET_KEY", "") or self._stored_secret("secret_key"))
         if not self.pseudonym_key:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -14,6 +14,7 @@ from labs.events import Actor, Stream
 from labs.i18n import N_
 from labs.models import Account, Consent, ConsentRecord, LabSession, Participant, Sector, SessionStatus
 from labs.runtime import Runtime
+from labs.services import members
 from labs.services.sessions import load_for, normalise_code
 
 MAX_NAME = 60
@@ -56,8 +57,15 @@ def _no_consent() -> Consent:
     )
 
 
-async def join(rt: Runtime, code: str, data: dict[str, Any], client: str) -> tuple[Participant, str]:
-    """Join by code. Returns the participant and their secret token (shown once: cookie or API)."""
+class Joined(NamedTuple):
+    participant: Participant
+    token: str  # the participant's secret (shown once: cookie or API)
+    device: str | None  # the community's device token to keep (None outside a community)
+
+
+async def join(rt: Runtime, code: str, data: dict[str, Any], client: str, device: str | None = None) -> Joined:
+    """Join by code. `device` is the community's device token from an earlier join, if any: the
+    participant is then that device's member again."""
     code = normalise_code(code)
     async with rt.db.read() as db:
         session = await db.scalar(select(LabSession).where(LabSession.join_code == code)) if code else None
@@ -85,7 +93,8 @@ async def join(rt: Runtime, code: str, data: dict[str, Any], client: str) -> tup
             catalogue.ParticipantJoined(participant_id=participant.id),
             Actor.participant(participant.id),
         )
-    return participant, token
+        device = await members.attach(tx, session, participant, device, Actor.participant(participant.id))
+    return Joined(participant, token, device)
 
 
 async def add_proxy(rt: Runtime, account: Account, session_id: int, data: dict[str, Any]) -> Participant:
@@ -106,6 +115,7 @@ async def add_proxy(rt: Runtime, account: Account, session_id: int, data: dict[s
             catalogue.ParticipantJoined(participant_id=participant.id, proxy=True),
             Actor.account(account.id),
         )
+        await members.attach(tx, session, participant, None, Actor.account(account.id))
     return participant
 
 

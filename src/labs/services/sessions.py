@@ -27,6 +27,7 @@ from labs.models import (
     SessionStatus,
 )
 from labs.runtime import Runtime
+from labs.services import communities
 
 # No 0/O, 1/I/L: a code read off a projector must not be mistyped.
 JOIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -263,6 +264,7 @@ async def create(rt: Runtime, account: Account, data: dict[str, Any]) -> LabSess
             catalogue.SessionCreated(title=session.title, kind=session.kind.value),
             Actor.account(account.id),
         )
+        await communities.place(tx, account, session, session.community_id, None)
     return await get(rt, session.id)
 
 
@@ -270,6 +272,7 @@ async def update(rt: Runtime, account: Account, session_id: int, data: dict[str,
     fields = _session_fields(data)
     async with events.change(rt) as tx:
         session = await load_for(tx.db, session_id, account)
+        await communities.place(tx, account, session, fields["community_id"], session.community_id)
         for key, value in fields.items():
             setattr(session, key, value)
         if session.status is SessionStatus.draft and session.starts_at:
@@ -281,6 +284,25 @@ async def update(rt: Runtime, account: Account, session_id: int, data: dict[str,
         await tx.emit(
             Stream.session(session_id), catalogue.build(catalogue.SessionUpdated, changed), Actor.account(account.id)
         )
+    return await get(rt, session_id)
+
+
+async def set_community(
+    rt: Runtime, account: Account, session_id: Any, community_id: int | None, *, leaving: int | None = None
+) -> LabSession:
+    """Put a session in a community, or take it out of community `leaving` (community_id None)."""
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, validate.integer(session_id, "session_id"), account)
+        if leaving is not None and session.community_id != leaving:
+            raise Invalid("That session is not in this community.", {"session_id": "Not in this community."})
+        await communities.place(tx, account, session, community_id, session.community_id)
+        if session.community_id != community_id:
+            session.community_id = community_id
+            await tx.emit(
+                Stream.session(session_id),
+                catalogue.SessionUpdated(community_id=community_id),
+                Actor.account(account.id),
+            )
     return await get(rt, session_id)
 
 

@@ -61,12 +61,16 @@ class JoinIn(msgspec.Struct):
     organisation: str | None = None
     city: str | None = None
     sector: str | None = None
+    # From an earlier join in the same community: the participant is that member again.
+    device_token: str | None = None
 
 
 class JoinOut(msgspec.Struct):
     session_id: int
     participant_id: int
     token: str
+    member_id: int | None = None
+    device_token: str | None = None
 
 
 class NoteIn(msgspec.Struct):
@@ -186,8 +190,9 @@ async def set_timer(rt: Runtime, identity: Identity, session_id: int, data: Time
 
 @post("/join", status_code=201, summary="Join a session by its code (no account)")
 async def join(request: Request[Any, Any, State], rt: Runtime, data: JoinIn) -> JoinOut:
-    participant, token = await participants.join(rt, data.join_code, _dict(data), client_key(request))
-    return JoinOut(session_id=participant.session_id, participant_id=participant.id, token=token)
+    joined = await participants.join(rt, data.join_code, _dict(data), client_key(request), data.device_token)
+    p = joined.participant
+    return JoinOut(p.session_id, p.id, joined.token, member_id=p.member_id, device_token=joined.device)
 
 
 @put("/sessions/{session_id:int}/consent", guards=[auth.require_participant], summary="Change my consent")

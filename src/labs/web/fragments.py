@@ -31,6 +31,8 @@ REGIONS_BY_EVENT = {
     "activities.reordered": ("agenda",),
     "participant.joined": ("people",),
     "consent.changed": ("people",),
+    # An erased person's notes lose their author or go: the wall is drawn again from the tables.
+    "participant.erased": ("people", "wall", "clusters", "votes"),
     "cluster.created": ("clusters",),
     "vote.round_opened": ("votes",),
     "vote.cast": ("votes",),

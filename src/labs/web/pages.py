@@ -14,7 +14,7 @@ from labs.auth import SESSION_COOKIE, Identity
 from labs.errors import LabsError
 from labs.models import Role, SessionKind
 from labs.runtime import Runtime
-from labs.services import accounts, participants, sessions
+from labs.services import accounts, communities, participants, sessions
 from labs.web.forms import form_data, safe_next
 from labs.web.render import LANG_COOKIE, failed, page
 
@@ -139,8 +139,10 @@ async def session_list(request: Req, rt: Runtime, identity: Identity) -> Respons
 
 
 @get("/sessions/new", guards=[auth.facilitator])
-async def session_new(request: Req) -> Response[Any]:
-    return page(request, "sessions/new.html", form={}, errors={}, kinds=list(SessionKind))
+async def session_new(request: Req, rt: Runtime, identity: Identity) -> Response[Any]:
+    assert identity.account
+    choices = await communities.choices_for(rt, identity.account)
+    return page(request, "sessions/new.html", form={}, errors={}, kinds=list(SessionKind), communities=choices)
 
 
 @post("/sessions/new", guards=[auth.facilitator])
@@ -160,6 +162,7 @@ async def session_create(request: Req, rt: Runtime, identity: Identity) -> Respo
             "sessions/new.html",
             **failed(e, data),
             kinds=list(SessionKind),
+            communities=await communities.choices_for(rt, identity.account),
         )
     return Redirect(f"/sessions/{session.id}")
 
@@ -174,6 +177,7 @@ async def _plan_page(request: Req, rt: Runtime, identity: Identity, session_id: 
         session=session,
         facilitators=await sessions.facilitators(rt, session_id),
         kinds=list(SessionKind),
+        communities=await communities.choices_for(rt, identity.account),
         activity_types=["brainstorm", "discussion", "case_presentation", "voting", "reflection"],
         form=extra.pop("form", {}),
         errors=extra.pop("errors", {}),

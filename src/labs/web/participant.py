@@ -15,7 +15,7 @@ from labs.errors import LabsError, NotFound
 from labs.i18n import N_
 from labs.models import Participant, SessionStatus
 from labs.runtime import Runtime
-from labs.services import notes, participants, polls, sessions, votes
+from labs.services import members, notes, participants, polls, privacy, sessions, votes
 from labs.services.sessions import normalise_code
 from labs.web import fragments
 from labs.web.forms import form_data
@@ -85,10 +85,12 @@ async def join_form(request: Req, rt: Runtime, code: str) -> Response[Any]:
 @post("/j/{code:str}")
 async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
     data = await form_data(request)
+    session = await sessions.by_code(rt, code)
+    community_id = session.community_id if session else None
+    device = request.cookies.get(members.device_cookie(community_id)) if community_id else None
     try:
-        participant, token = await participants.join(rt, code, data, client_key(request))
+        participant, token, device = await participants.join(rt, code, data, client_key(request), device)
     except LabsError as e:
-        session = await sessions.by_code(rt, code)
         if session is None or e.status_code in (410, 429):
             raise
         return page(
@@ -106,7 +108,21 @@ async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
         max_age=COOKIE_DAYS * 86400,
         path="/",
     )
-    return Redirect(f"/p/{participant.session_id}", cookies=[cookie])
+    cookies = [cookie]
+    if device and community_id:
+        # The community's device cookie: the next session of this community knows this person.
+        cookies.append(
+            Cookie(
+                key=members.device_cookie(community_id),
+                value=device,
+                httponly=True,
+                samesite="lax",
+                secure=request.url.scheme == "https",
+                max_age=members.DEVICE_DAYS * 86400,
+                path="/",
+            )
+        )
+    return Redirect(f"/p/{participant.session_id}", cookies=cookies)
 
 
 @get("/p/{session_id:int}")
@@ -121,14 +137,17 @@ async def participant_page(request: Req, rt: Runtime, session_id: int) -> Respon
 
 async def _page(request: Req, rt: Runtime, me: Participant, **extra: Any) -> Response[Any]:
     ctx = await state(rt, me.session_id)
+    block = extra.pop("block", None)
     return page(
         request,
         "live/participant.html",
-        block=extra.pop("block", None),
+        block=block,
         seq=ctx["session"].last_seq,
         me=me,
         my_votes=await votes.state(rt, me.session_id, me.id),
         my_poll=await polls.state(rt, me.session_id, me.id),
+        # The sessions a withdrawal covers, shown before the participant confirms it.
+        reach=[] if block else await privacy.sessions_of_person(rt, me),
         **ctx,
         **extra,
     )
@@ -194,6 +213,15 @@ async def change_consent(request: Req, rt: Runtime, session_id: int) -> Response
     return await _page(request, rt, me, messages=[("success", N_("Your choice is saved."))])
 
 
+@post("/p/{session_id:int}/withdraw")
+async def withdraw_consent(request: Req, rt: Runtime, session_id: int) -> Response[Any]:
+    """The second tap: consent is withdrawn here and in the person's other sessions of the community."""
+    me = await _me(request, rt, session_id)
+    await privacy.withdraw(rt, me)
+    me = await _me(request, rt, session_id)
+    return await _page(request, rt, me, withdrawn=len(await privacy.sessions_of_person(rt, me)))
+
+
 routes = [
     join_by_code,
     join_form,
@@ -207,4 +235,5 @@ routes = [
     cast_vote,
     retract_vote,
     change_consent,
+    withdraw_consent,
 ]
