@@ -199,7 +199,9 @@ async def test_api_flow_and_idempotent_post(http: httpx.AsyncClient, fac: str) -
     assert response.json()["id"] == sid and response.json()["current_activity_id"] == second
 
     joined = await join(http, session["join_code"].lower(), "Ada")
-    assert set(joined) == {"session_id", "participant_id", "token"} and joined["session_id"] == sid
+    # Outside a community there is no member and no device token to keep.
+    assert set(joined) == {"session_id", "participant_id", "token", "member_id", "device_token"}
+    assert joined["session_id"] == sid and joined["member_id"] is None and joined["device_token"] is None
 
     client_id = uuid.uuid4().hex
     response = await post_note(http, joined["token"], sid, "Shade on the square", client_id)
