@@ -141,6 +141,23 @@ ROWS = [
         note_id=lambda w: w.voted_note),
     row("POST", "/p/{session_id:int}/consent", "404 200 404 404 404 404 404", {"consent": "anonymous"}),
     row("POST", "/p/{session_id:int}/polls/{poll_id:int}", "404 302 404 404 404 404 404", {"choices": "1"}),
+    row("POST", "/p/{session_id:int}/withdraw", "404 200 404 404 404 404 404"),
+    # --- pages: communities and privacy (S is in the facilitator's community) ---------------
+    row("GET", "/communities", "302 302 302 200 200 403 200"),
+    row("GET", "/communities/new", "302 302 302 200 200 403 200"),
+    row("POST", "/communities/new", "401 401 401 302 302 403 302", {"name": "Another"}),
+    row("GET", "/communities/{community_id:int}", RUNS_PAGE),
+    row("GET", "/communities/{community_id:int}/edit", RUNS_PAGE),
+    row("POST", "/communities/{community_id:int}/edit", RUNS_FORM, {"name": "Renamed"}),
+    row("POST", "/communities/{community_id:int}/sessions", RUNS_FORM,
+        lambda w: {"session_id": w.session, "action": "remove"}),
+    row("GET", "/communities/{community_id:int}/members", RUNS_PAGE),
+    row("POST", "/communities/{community_id:int}/members", RUNS_FORM,
+        lambda w: {"action": "merge", "keep_id": w.member, "merge_id": w.other_member}),
+    row("GET", "/admin/privacy", "302 302 302 403 403 403 200"),
+    row("GET", "/admin/privacy/find", "302 302 302 403 403 403 302", query="participant_id=1"),
+    row("GET", "/admin/participants/{participant_id:int}/erase", "302 302 302 403 403 403 200"),
+    row("POST", "/admin/participants/{participant_id:int}/erase", "401 401 401 403 403 403 302"),
     # --- API ------------------------------------------------------------------------------
     row("GET", "/api/docs/openapi.json", EVERYONE_200),
     row("GET", "/api/docs", EVERYONE_200),
@@ -179,6 +196,27 @@ ROWS = [
     row("GET", "/api/v1/sessions/{session_id:int}/events", "401 200 404 200 404 404 200"),
     row("GET", "/api/v1/streams/{kind:str}/{stream_id:int}/events", "401 401 401 200 200 403 200",
         kind="case", stream_id=lambda w: w.case),
+    row("GET", "/api/v1/communities", "401 401 401 200 200 403 200"),
+    row("POST", "/api/v1/communities", "401 401 401 201 201 403 201", {"name": "By API"}),
+    row("GET", "/api/v1/communities/{community_id:int}", RUNS_API),
+    row("PUT", "/api/v1/communities/{community_id:int}", RUNS_API, {"name": "Renamed"}),
+    row("GET", "/api/v1/communities/{community_id:int}/sessions", RUNS_API),
+    row("POST", "/api/v1/communities/{community_id:int}/sessions", "401 401 401 201 404 403 201",
+        lambda w: {"session_id": w.session}),
+    row("POST", "/api/v1/communities/{community_id:int}/sessions/{session_id:int}/remove", RUNS_API),
+    row("GET", "/api/v1/communities/{community_id:int}/cases", RUNS_API),
+    row("GET", "/api/v1/communities/{community_id:int}/outcomes", RUNS_API),
+    row("GET", "/api/v1/communities/{community_id:int}/events", RUNS_API),
+    row("GET", "/api/v1/communities/{community_id:int}/members", RUNS_API),
+    row("POST", "/api/v1/communities/{community_id:int}/members/merge", RUNS_API,
+        lambda w: {"keep_id": w.member, "merge_id": w.other_member}),
+    row("POST", "/api/v1/communities/{community_id:int}/members/link", RUNS_API,
+        lambda w: {"participant_id": w.another, "member_id": w.member}),
+    row("POST", "/api/v1/communities/{community_id:int}/members/unlink", RUNS_API,
+        lambda w: {"participant_id": w.proxy}),
+    row("POST", "/api/v1/sessions/{session_id:int}/consent/withdraw", PARTICIPANT_API),
+    row("POST", "/api/v1/participants/{participant_id:int}/erase", "401 401 401 403 403 403 200"),
+    row("GET", "/api/v1/erasures", "401 401 401 403 403 403 200"),
     # --- the live stream (close codes; 101: accepted) ---------------------------------------
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 101 4404 101 4404 4404 101"),
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 4404 4404 101 4404 4404 101", query="view=console"),
@@ -213,6 +251,10 @@ class World:
     proxy: int = 0  # a participant without a device in S
     case: int = 0
     poll: int = 0  # an open poll in S
+    community: int = 0  # the facilitator's community, holding S
+    member: int = 0  # the participant's member; the proxy was linked to it
+    another: int = 0  # one more participant of S, a member of their own ...
+    other_member: int = 0  # ... this one
     callers: dict[str, Caller] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any]:
@@ -222,6 +264,7 @@ class World:
             "note_id": self.note,
             "participant_id": self.participant,
             "poll_id": self.poll,
+            "community_id": self.community,
             "code": self.code,
         }
 
@@ -237,7 +280,7 @@ def settings_for(db: Path) -> Settings:
 
 
 async def _build(world: World) -> None:
-    from labs.services import accounts, cases, notes, participants, polls, sessions, votes
+    from labs.services import accounts, cases, communities, members, notes, participants, polls, sessions, votes
 
     settings = settings_for(world.db)
     rt = Runtime(settings=settings, db=Database(settings.database_url, pooled=False))
@@ -249,19 +292,25 @@ async def _build(world: World) -> None:
         token = await accounts.issue_api_token(rt, f"{who}@example.org", PASSWORD)
         world.callers[who] = Caller(cookies={"labs_session": login}, bearer=token)
     agenda = [{"title": "Ideas"}, {"title": "More ideas"}]
-    s = await sessions.create(rt, made["facilitator"], {"title": "S", "agenda": agenda})
+    community = await communities.create(rt, made["facilitator"], {"name": "C"})
+    s = await sessions.create(rt, made["facilitator"], {"title": "S", "agenda": agenda, "community_id": community.id})
     t = await sessions.create(rt, made["other_facilitator"], {"title": "T", "agenda": agenda})
     await sessions.start(rt, made["facilitator"], s.id)
     await sessions.start(rt, made["other_facilitator"], t.id)
     world.session, world.other_session, world.code = s.id, t.id, s.join_code
     world.activity = s.activities[1].id
-    me, my_token = await participants.join(rt, s.join_code, {"display_name": "Me", "consent": "named"}, "t")
-    _, other_token = await participants.join(rt, t.join_code, {"display_name": "Other", "consent": "named"}, "t")
+    me, my_token, _ = await participants.join(rt, s.join_code, {"display_name": "Me", "consent": "named"}, "t")
+    _, other_token, _ = await participants.join(rt, t.join_code, {"display_name": "Other", "consent": "named"}, "t")
     world.participant = me.id
     world.callers["participant"] = Caller(cookies={f"labs_p{s.id}": my_token}, bearer=my_token)
     world.callers["other_participant"] = Caller(cookies={f"labs_p{t.id}": other_token}, bearer=other_token)
     world.callers["anonymous"] = Caller()
     proxy = await participants.add_proxy(rt, made["facilitator"], s.id, {"display_name": "Proxy", "consent": "none"})
+    assert me.member_id is not None
+    await members.link(rt, made["facilitator"], community.id, proxy.id, me.member_id)
+    another = (await participants.join(rt, s.join_code, {"display_name": "A", "consent": "none"}, "t")).participant
+    world.community, world.member, world.another = community.id, me.member_id, another.id
+    world.other_member = another.member_id or 0
     note, _ = await notes.post(rt, s.id, {"client_id": "mine", "body": "Mine"}, participant=me)
     proxied, _ = await notes.post(
         rt, s.id, {"client_id": "proxy", "body": "Said aloud", "participant_id": proxy.id}, account=made["facilitator"]
