@@ -147,6 +147,11 @@ async def test_erasure_removes_notes_when_the_community_says_so(client: AsyncTes
     assert "The person is erased" in log.text and f"#{mia['participant_id']}" in log.text
     assert "1 note removed" in log.text and "Mia" not in log.text
     assert (await client.get(f"/api/v1/sessions/{one}/notes", headers=headers)).json() == []
+    # The event log still holds the note.added of the removed note, but no reader gets its text.
+    log = (await client.get(f"/api/v1/sessions/{one}/events", headers=headers)).json()["events"]
+    added = [e for e in log if e["type"] == "note.added"]
+    assert len(added) == 1 and added[0]["data"]["deleted"] and "body" not in added[0]["data"]
+    assert "Deelauto" not in json.dumps(log)
     missing = await client.get(f"/admin/participants/{mia['participant_id']}/erase")
     assert missing.status_code == 404
     bad = await client.get("/admin/privacy/find?participant_id=abc")

@@ -40,12 +40,13 @@ class Payload(msgspec.Struct, kw_only=True):
 class Refs:
     """What the tables say now of the people and notes an event batch refers to, read once per
     batch: participant id -> row (display_name, organisation, city, sector, consent), account id ->
-    display name, note id -> withheld (hidden or deleted since). Missing ids (erased people)
-    simply resolve to nothing."""
+    display name, note id -> withheld (hidden or deleted since, or erased). Missing ids (erased
+    people) simply resolve to nothing."""
 
     participants: Mapping[int, Any] = field(default_factory=dict)
     accounts: Mapping[int, str] = field(default_factory=dict)
     withheld_notes: frozenset[int] = frozenset()
+    erased_notes: frozenset[int] = frozenset()  # removed with their author's erasure
 
     def name(self, participant_id: Any) -> str | None:
         row = self.participants.get(participant_id) if participant_id is not None else None
@@ -172,7 +173,11 @@ def _note(data: dict[str, Any], audience: Audience, refs: Refs) -> dict[str, Any
     hidden or deleted (then, or by now) is only its id and flags (the card goes), never its text."""
     data = _with_author(data, refs)
     withheld = data.get("hidden") or data.get("deleted") or data.get("id") in refs.withheld_notes
-    if audience is not Audience.facilitator and withheld:
+    if data.get("id") in refs.erased_notes:
+        data["deleted"] = True  # its author was erased with their notes: for the console too
+    elif audience is Audience.facilitator:
+        withheld = False
+    if withheld:
         keep = ("id", "activity_id", "hidden", "deleted", "pinned", "cluster_id")
         return {k: data.get(k) for k in keep}
     data.pop("entered_by_id", None)

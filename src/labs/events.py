@@ -176,10 +176,14 @@ async def refs(db: AsyncSession, wires: Iterable[dict[str, Any]]) -> Refs:
         rows = await db.execute(select(Account.id, Account.display_name).where(Account.id.in_(aids)))
         names = {account_id: name for account_id, name in rows.all()}
     withheld: frozenset[int] = frozenset()
+    erased: frozenset[int] = frozenset()
     if nids:
-        gone = select(Note.id).where(Note.id.in_(nids), or_(Note.hidden.is_(True), Note.deleted.is_(True)))
-        withheld = frozenset((await db.scalars(gone)).all())
-    return Refs(participants={p.id: p for p in found}, accounts=names, withheld_notes=withheld)
+        hidden = or_(Note.hidden.is_(True), Note.deleted.is_(True))
+        kept = dict((await db.execute(select(Note.id, hidden).where(Note.id.in_(nids)))).tuples().all())
+        # A note no longer in the table went with its author's erasure: nobody reads its text again.
+        erased = frozenset(nids - kept.keys())
+        withheld = frozenset(n for n, hidden in kept.items() if hidden) | erased
+    return Refs(participants={p.id: p for p in found}, accounts=names, withheld_notes=withheld, erased_notes=erased)
 
 
 async def visible(db: AsyncSession, wires: Iterable[dict[str, Any]], audience: Audience) -> list[dict[str, Any]]:
