@@ -52,6 +52,7 @@ async def test_withdraw_in_two_taps(client: AsyncTestClient[Any], rt: Any) -> No
     page = await client.get(f"/p/{two}")
     assert '<details class="withdraw">' in page.text  # tap one opens it ...
     assert "Eerste bijeenkomst" in page.text and "Tweede bijeenkomst" in page.text  # ... and says what it covers
+    assert "give them your participant number" in page.text  # what to quote in an erasure request
     done = await client.post(f"/p/{two}/withdraw", data=_form(client))  # tap two
     assert done.status_code == 200
     assert "Your consent is withdrawn." in done.text
