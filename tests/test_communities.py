@@ -263,7 +263,7 @@ async def test_members_page_forms(client: AsyncTestClient[Any], rt: Any) -> None
     gijs2 = await _join(client, two["join_code"], "Gijs")
 
     page = await client.get(f"/communities/{cid}/members")
-    assert page.status_code == 200 and page.text.count("Gijs") >= 2 and f"#{gijs2['member_id']}" in page.text
+    assert page.status_code == 200 and page.text.count("Gijs") >= 2 and f'id="member-{gijs2["member_id"]}"' in page.text
     wrong = await client.post(f"/communities/{cid}/members",
                               data=_form(client, action="merge", keep_id=gijs1["member_id"], merge_id="abc"))
     assert wrong.status_code == 400 and "must be a number" in wrong.text
@@ -275,7 +275,7 @@ async def test_members_page_forms(client: AsyncTestClient[Any], rt: Any) -> None
     assert done.status_code in (302, 303)
     after = await client.get(done.headers["location"])
     assert "The two members are one now." in after.text
-    assert f"#{gijs2['member_id']}" not in after.text
+    assert f'id="member-{gijs2["member_id"]}"' not in after.text
 
     shown = await client.get(f"/communities/{cid}")
     assert "Members who came back" in shown.text and "Gijs" in shown.text
