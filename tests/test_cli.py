@@ -302,7 +302,10 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     back = await communities.members(rt, community_id, returning=True)
     async with rt.db.read() as db:
         community_log = [e.type for e in await events.since(db, events.Stream.community(community_id), 0)]
+    from labs.services import privacy
+
     facts["community"] = {
+        "erasures": (await privacy.deletion_log(rt)).total,
         "returning": {row.member.display_name: row.sessions for row in back.items},
         "log": set(community_log),
         "timeline": (await communities.timeline(rt, community_id)).total,
@@ -356,7 +359,7 @@ def assert_demo(facts: dict[str, Any]) -> None:
     assert any(facts["revealed"])
     assert "done" in facts["follow_ups"] and "planned" in facts["follow_ups"]
     community = facts["community"]
-    assert community["timeline"] == 3 and len(community["returning"]) >= 4
+    assert community["timeline"] == 3 and len(community["returning"]) >= 4 and community["erasures"] == 1
     assert community["returning"]["Karin"] == 2  # first meeting, then the live one from a laptop: merged
     assert {"community.created", "member.added", "member.linked", "member.merged"} <= community["log"]
     trace = facts["trace"]

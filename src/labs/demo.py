@@ -476,6 +476,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     karin = m1.people["karin"].member_id
     assert karin is not None
     merged = await demo_community.rejoin_and_merge(rt, sanne, community.id, m3.session.join_code, PEOPLE["karin"], karin)
+    erased = await demo_community.erase_on_request(rt, demo.accounts["admin"], m1.people["gast"].id)
     await _backdate(rt, m1, minutes=85)
     await _backdate(rt, m2, minutes=85)
 
@@ -485,7 +486,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     return {
         "password": DEMO_PASSWORD,
         "accounts": [{"email": email, "role": role, "name": name} for role, email, name in ACCOUNTS],
-        "community": {"id": community.id, "name": community.name, "merged_member": merged},
+        "community": {"id": community.id, "name": community.name, "merged_member": merged, "erasure": erased},
         "sessions": [
             {"id": s.id, "title": s.title, "status": s.status.value, "join_code": s.join_code}
             for s in [await sessions.get(rt, m.id) for m in (m1, m2, m3)]

@@ -1,6 +1,7 @@
 """The communities part of `labs demo`: someone from the first meeting joins the live meeting from
 a laptop the community does not know, becomes a new member, and the facilitator merges that
-member into the one from the first meeting (one person, one member, an event on the stream)."""
+member into the one from the first meeting (one person, one member, an event on the stream); and
+a guest of the first meeting asked to be erased, so the deletion log has an entry."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from labs.models import Account
 from labs.runtime import Runtime
-from labs.services import members, participants
+from labs.services import members, participants, privacy
 
 CLIENT = "labs-demo-laptop"
 
@@ -22,3 +23,8 @@ async def rejoin_and_merge(
     assert laptop.participant.member_id is not None
     await members.merge(rt, facilitator, community_id, earlier, laptop.participant.member_id)
     return {"kept": earlier, "merged": laptop.participant.member_id}
+
+
+async def erase_on_request(rt: Runtime, admin: Account, participant_id: int) -> int:
+    """The erasure's entry in the deletion log (its notes stay, unlinked: the community's setting)."""
+    return (await privacy.erase(rt, admin, participant_id)).id
