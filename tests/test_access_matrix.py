@@ -46,6 +46,9 @@ RUNS_API = "401 401 401 200 404 403 200"
 RUNS_FORM = "401 401 401 302 404 403 302"  # a form of one session's pages: redirect after the change
 PARTICIPANT_PAGE_ACTION = "404 204 404 404 404 404 404"
 PARTICIPANT_API = "401 200 404 401 401 401 401"
+RESEARCH_PAGE = "302 302 302 403 403 200 200"  # a research page (codebook, coding, memos, exports)
+RESEARCH_FORM = "401 401 401 403 403 302 302"
+RESEARCH_API = "401 401 401 403 403 200 200"
 
 # Tables whose rows change by merely being recognised (last use of a token or login session).
 BOOKKEEPING = {"login_session", "api_token", "alembic_version"}
@@ -217,6 +220,53 @@ ROWS = [
     row("POST", "/api/v1/sessions/{session_id:int}/consent/withdraw", PARTICIPANT_API),
     row("POST", "/api/v1/participants/{participant_id:int}/erase", "401 401 401 403 403 403 200"),
     row("GET", "/api/v1/erasures", "401 401 401 403 403 403 200"),
+    # --- research: codebook, coding, memos, exports (researchers and admins) ---------------
+    row("GET", "/research/codes", RESEARCH_PAGE),
+    row("POST", "/research/codes", RESEARCH_FORM, {"name": "New code"}),
+    row("POST", "/research/codes/import", "401 401 401 403 403 400 400"),
+    row("GET", "/research/codes.qdc", RESEARCH_PAGE, writes=True),
+    row("GET", "/research/codes/{code_id:int}", RESEARCH_PAGE, code_id=lambda w: w.research_code),
+    row("POST", "/research/codes/{code_id:int}", RESEARCH_FORM, {"name": "Renamed"},
+        code_id=lambda w: w.research_code),
+    row("POST", "/research/codes/{code_id:int}/delete", RESEARCH_FORM, code_id=lambda w: w.research_code),
+    row("GET", "/research/sessions/{session_id:int}/coding", RESEARCH_PAGE),
+    row("GET", "/research/notes/{note_id:int}", RESEARCH_PAGE),
+    row("POST", "/research/notes/{note_id:int}/codings", RESEARCH_FORM,
+        lambda w: {"code_id": w.research_code, "start": 0, "end": 2}),
+    row("POST", "/research/codings/{coding_id:int}/delete", "401 401 401 403 403 403 302",
+        coding_id=lambda w: w.coding),
+    row("GET", "/research/memos", RESEARCH_PAGE),
+    row("POST", "/research/memos", RESEARCH_FORM, lambda w: {"title": "Mine too", "code_id": w.research_code}),
+    row("GET", "/research/memos/{memo_id:int}", "302 302 302 403 403 404 200", memo_id=lambda w: w.memo),
+    row("POST", "/research/memos/{memo_id:int}", "401 401 401 403 403 404 302",
+        {"title": "x"}, memo_id=lambda w: w.memo),
+    row("POST", "/research/memos/{memo_id:int}/delete", "401 401 401 403 403 404 302", memo_id=lambda w: w.memo),
+    row("GET", "/research/export", RESEARCH_PAGE),
+    row("POST", "/research/export", "401 401 401 403 403 200 200",
+        lambda w: {"scope": f"session:{w.session}", "format": "csv"}),
+    row("GET", "/api/v1/research/codes", RESEARCH_API),
+    row("POST", "/api/v1/research/codes", RESEARCH_API.replace("200", "201"), {"name": "API code"}),
+    row("PUT", "/api/v1/research/codes/{code_id:int}", RESEARCH_API, {"name": "Renamed"},
+        code_id=lambda w: w.research_code),
+    row("POST", "/api/v1/research/codes/{code_id:int}/delete", RESEARCH_API.replace("200", "204"),
+        code_id=lambda w: w.research_code),
+    row("POST", "/api/v1/research/codes/import", "401 401 401 403 403 400 400"),
+    row("GET", "/api/v1/research/codes.qdc", RESEARCH_API, writes=True),
+    row("GET", "/api/v1/research/notes/{note_id:int}/codings", RESEARCH_API),
+    row("POST", "/api/v1/research/notes/{note_id:int}/codings", RESEARCH_API.replace("200", "201"),
+        lambda w: {"code_id": w.research_code, "start": 0, "end": 2}),
+    row("POST", "/api/v1/research/codings/{coding_id:int}/delete", "401 401 401 403 403 403 204",
+        coding_id=lambda w: w.coding),
+    row("GET", "/api/v1/research/memos", RESEARCH_API),
+    row("POST", "/api/v1/research/memos", RESEARCH_API.replace("200", "201"),
+        lambda w: {"title": "M", "code_id": w.research_code}),
+    row("GET", "/api/v1/research/memos/{memo_id:int}", "401 401 401 403 403 404 200", memo_id=lambda w: w.memo),
+    row("PUT", "/api/v1/research/memos/{memo_id:int}", "401 401 401 403 403 404 200",
+        {"title": "x"}, memo_id=lambda w: w.memo),
+    row("POST", "/api/v1/research/memos/{memo_id:int}/delete", "401 401 401 403 403 404 204", memo_id=lambda w: w.memo),
+    row("POST", "/api/v1/research/exports", RESEARCH_API,
+        lambda w: {"scope": f"session:{w.session}", "format": "json"}),
+    row("GET", "/api/v1/research/exports", RESEARCH_API),
     # --- the live stream (close codes; 101: accepted) ---------------------------------------
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 101 4404 101 4404 4404 101"),
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 4404 4404 101 4404 4404 101", query="view=console"),
@@ -255,6 +305,9 @@ class World:
     member: int = 0  # the participant's member; the proxy was linked to it
     another: int = 0  # one more participant of S, a member of their own ...
     other_member: int = 0  # ... this one
+    research_code: int = 0  # a code of the codebook, with a memo by the admin (another researcher's memo)
+    coding: int = 0  # the admin's coding of the participant's note
+    memo: int = 0
     callers: dict[str, Caller] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any]:
@@ -280,7 +333,20 @@ def settings_for(db: Path) -> Settings:
 
 
 async def _build(world: World) -> None:
-    from labs.services import accounts, cases, communities, members, notes, participants, polls, sessions, votes
+    from labs.services import (
+        accounts,
+        cases,
+        codebook,
+        coding,
+        communities,
+        members,
+        memos,
+        notes,
+        participants,
+        polls,
+        sessions,
+        votes,
+    )
 
     settings = settings_for(world.db)
     rt = Runtime(settings=settings, db=Database(settings.database_url, pooled=False))
@@ -326,6 +392,10 @@ async def _build(world: World) -> None:
     poll = await polls.create(rt, made["facilitator"], s.id, POLL_FORM)
     await polls.set_status(rt, made["facilitator"], s.id, poll["id"], "open")
     world.poll, world.proxy = poll["id"], proxy.id
+    code = await codebook.create(rt, made["admin"], {"name": "Trust"})
+    applied = await coding.apply(rt, made["admin"], note["id"], {"code_id": code.id})
+    memo = await memos.write(rt, made["admin"], {"title": "Mine", "code_id": code.id})
+    world.research_code, world.coding, world.memo = code.id, applied.id, memo.id
     await rt.db.dispose()
 
 

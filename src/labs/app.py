@@ -26,7 +26,19 @@ from labs.errors import LabsError
 from labs.live import Hub
 from labs.runtime import Runtime
 from labs.settings import Settings, get_settings
-from labs.web import api, communities, live_views, pages, participant, people_api, polls, privacy
+from labs.web import (
+    api,
+    coding,
+    communities,
+    exports,
+    live_views,
+    pages,
+    participant,
+    people_api,
+    polls,
+    privacy,
+    research_api,
+)
 from labs.web.fragments import render_event
 from labs.web.render import page
 
@@ -121,6 +133,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *communities.routes,
             *people_api.routes,
             *privacy.routes,
+            *coding.routes,
+            *exports.routes,
+            *research_api.routes,
             create_static_files_router(path="/static", directories=[settings.static_dir], name="static"),
         ],
         plugins=[channels],

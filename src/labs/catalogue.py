@@ -806,6 +806,103 @@ class MemberErased(Payload):
 # Research: grants, coding, memos, exports
 # ==========================================================================================
 
+# Research streams: research:<session id> for codings and memos on a session's material (never
+# the session's live stream: the room does not hear of analysis); research:0 for the codebook,
+# memos on codes and the export log.
+
+RESEARCHERS = frozenset({Audience.researcher})
+
+
+def _research_event(name: str, base: type[Q], changes: tuple[str, ...], doc: str, shape: Shape = _as_is) -> type[Q]:
+    cls: type[Q] = type(name.title().replace(".", ""), (base,), {})
+    return event(name, stream="research", audiences=RESEARCHERS, changes=changes, doc=doc, shape=shape)(cls)
+
+
+class CodeState(Payload):
+    id: int
+    name: str
+    description: str
+    color: str
+    parent_id: int | None = None
+
+
+CodeCreated = _research_event(
+    "code.created", CodeState, ("codebook",), "A code was added to the codebook (research:0)."
+)
+CodeUpdated = _research_event(
+    "code.updated", CodeState, ("codebook",), "A code's name, description, colour or parent changed (research:0)."
+)
+
+
+@event(
+    "code.deleted",
+    stream="research",
+    audiences=RESEARCHERS,
+    changes=("codebook", "codings"),
+    doc="A code was removed with its codings; its subcodes moved up to `parent_id` (research:0).",
+)
+class CodeDeleted(Payload):
+    id: int
+    parent_id: int | None = None
+
+
+class CodingState(Payload):
+    id: int
+    code_id: int
+    note_id: int
+    session_id: int
+    account_id: int | None
+    start: int | None = None
+    end: int | None = None
+
+
+_CODING_DOC = (
+    " `start`/`end`: the span [start, end) in characters of the note's text, null for the whole "
+    "note; `account_id`: the researcher (researchers get their `name`). On research:<session id>."
+)
+CodingAdded = _research_event(
+    "coding.added", CodingState, ("codings",), "A researcher applied a code to a note." + _CODING_DOC, _account
+)
+CodingRemoved = _research_event(
+    "coding.removed", CodingState, ("codings",), "A researcher took back their coding." + _CODING_DOC, _account
+)
+
+
+class MemoRef(Payload):
+    id: int
+    account_id: int
+    note_id: int | None = None
+    code_id: int | None = None
+    session_id: int | None = None
+
+
+_MEMO_DOC = (
+    " Ids only, never the title or text: a memo is its author's alone. On research:<session id> "
+    "for memos on a note or a session, research:0 for memos on a code."
+)
+MemoWritten = _research_event(
+    "memo.written", MemoRef, ("memos",), "A researcher wrote a memo on a note, a code or a session." + _MEMO_DOC
+)
+MemoEdited = _research_event("memo.edited", MemoRef, ("memos",), "A researcher changed their memo." + _MEMO_DOC)
+MemoDeleted = _research_event("memo.deleted", MemoRef, ("memos",), "A researcher deleted their memo." + _MEMO_DOC)
+
+
+@event(
+    "export.made",
+    stream="research",
+    audiences=STAFF,
+    changes=(),
+    doc="Research data left the app: `format` (csv, json, qdpx, qdc), `scope` (session:<id>, "
+    "community:<id>, all, codebook), its `session_ids`, `via` (web, api, cli) and rows per file; "
+    "the actor is who exported (the system for the command line). On research:0.",
+)
+class ExportMade(Payload):
+    format: str
+    scope: str
+    session_ids: list[int]
+    via: str
+    counts: dict[str, int]
+
 
 # ==========================================================================================
 # Polls and scales (stream "session")

@@ -304,6 +304,73 @@ def privacy_reapply() -> None:
     )
 
 
+# --- export --------------------------------------------------------------------------------
+
+
+@cli.command("export")
+@click.argument("scope")
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["csv", "json", "qdpx"]),
+    default="csv",
+    show_default=True,
+    help="csv: a zip of CSV files with a data dictionary; json: one document; qdpx: a REFI-QDA project.",
+)
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False, writable=True), help="The file to write.")
+@click.option(
+    "--as",
+    "as_email",
+    default=None,
+    metavar="EMAIL",
+    help="Export as this researcher (their grants; their memos in a .qdpx) [default: everything, as the system].",
+)
+def export_command(scope: str, format_: str, output: str | None, as_email: str | None) -> None:
+    """Export SCOPE (session:<id>, community:<id> or all) for research, with each participant's
+    consent applied. Read in batches and written to a temporary file first: an export that fails
+    leaves no file. Logged like every export."""
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from labs.services import accounts, exports
+
+    settings = get_settings()
+    _require_ready(settings.database_url)
+    target = Path(output or f"labs-{scope.replace(':', '-')}.{exports.FORMATS[format_]}")
+
+    bar: Any = None
+
+    def start(total: int) -> None:
+        nonlocal bar
+        bar = click.progressbar(length=total, label=f"Exporting {scope}", file=sys.stderr)
+        bar.__enter__()
+
+    def advance(rows: int) -> None:
+        if bar is not None:
+            bar.update(rows)
+
+    async def work(rt: Runtime, fh: Any) -> dict[str, int]:
+        account = await accounts.by_email(rt, as_email) if as_email else None
+        if as_email and account is None:
+            raise click.ClickException(f"There is no account {as_email}.")
+        return await exports.export(rt, account, scope, format_, fh, via="cli", progress=advance, on_total=start)
+
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            counts = _run(settings, lambda rt: work(rt, fh))
+        os.replace(partial, target)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        if os.path.exists(partial):
+            os.unlink(partial)
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items())
+    click.echo(f"Wrote {target} ({summary}).")
+
+
 # --- demo ----------------------------------------------------------------------------------
 
 

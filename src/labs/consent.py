@@ -22,7 +22,8 @@ Use it as::
     person = shown.person(participant)      # None: leave the row (and its note) out
     person.key, person.name, person.organisation
 
-and in queries that count people, ``consent.counted()`` as a condition on ``Participant``."""
+in queries that count people, ``consent.counted()`` as a condition on ``Participant``, and
+``consent.notes()`` for the notes a researcher may read at all."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from labs.models import Consent, Participant
+from sqlalchemy import Select, and_, or_, select
+
+from labs.models import Consent, Note, Participant
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -48,6 +51,19 @@ WITH_KEY = frozenset({Consent.pseudonymous, Consent.named})
 def counted() -> ColumnElement[bool]:
     """SQL condition on Participant: those whose notes, votes and attributes may be counted."""
     return Participant.consent.in_(sorted(RESEARCH_USE))
+
+
+def readable() -> ColumnElement[bool]:
+    """SQL condition on Note outer-joined with its Participant: the notes a researcher may read.
+    Not of people who chose `none`, and not hidden or deleted (moderation keeps those out of
+    every report)."""
+    return and_(Note.deleted.is_(False), Note.hidden.is_(False), or_(Note.participant_id.is_(None), counted()))
+
+
+def notes() -> Select[tuple[Note, Participant]]:
+    """The notes a researcher may read, each with its participant (or None). Add the session
+    filter and an order."""
+    return select(Note, Participant).outerjoin(Participant, Participant.id == Note.participant_id).where(readable())
 
 
 @dataclass(frozen=True)

@@ -477,6 +477,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     assert karin is not None
     merged = await demo_community.rejoin_and_merge(rt, sanne, community.id, m3.session.join_code, PEOPLE["karin"], karin)
     erased = await demo_community.erase_on_request(rt, demo.accounts["admin"], m1.people["gast"].id)
+    coders = await _coding(demo, m1)
     await _backdate(rt, m1, minutes=85)
     await _backdate(rt, m2, minutes=85)
 
@@ -485,7 +486,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     all_cases = await cases.list_cases(rt)
     return {
         "password": DEMO_PASSWORD,
-        "accounts": [{"email": email, "role": role, "name": name} for role, email, name in ACCOUNTS],
+        "accounts": [{"email": email, "role": role, "name": name} for role, email, name in ACCOUNTS + coders],
         "community": {"id": community.id, "name": community.name, "merged_member": merged, "erasure": erased},
         "sessions": [
             {"id": s.id, "title": s.title, "status": s.status.value, "join_code": s.join_code}
@@ -503,6 +504,90 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
             "shared_again_in": m3.id,
         },
     }
+
+
+# --- qualitative coding: a codebook, two researchers coding the first meeting, memos ----------
+
+SECOND_RESEARCHER = ("researcher", "lucas.verbeek@labs.example", "Lucas Verbeek")
+CODEBOOK = {
+    "Vertrouwen": ("Wat bewoners over de drempel helpt: bekenden, de eigen straat.", "#59a14f", None),
+    "Buren als boodschappers": ("Bewoners die andere bewoners benaderen.", "#76b7b2", "Vertrouwen"),
+    "Organisatie": ("Wie de aanpak draagt en betaalt.", "#4e79a7", None),
+    "Betaalde coördinatie": ("Een betaalde kracht die vrijwilligers verbindt.", "#a0cbe8", "Organisatie"),
+    "Rol van de corporatie": ("De woningcorporatie als partner of als ontbrekende partij.", "#f28e2b", "Organisatie"),
+    "Drempels": ("Wat de overdracht of de uitvoering tegenhoudt.", "#e15759", None),
+    "Besluitvorming VvE": ("Trage besluiten van verenigingen van eigenaars.", "#ff9da7", "Drempels"),
+    "Overlast in huis": ("Bezwaar tegen werk en mensen over de vloer.", "#b07aa1", "Drempels"),
+    "Overdraagbaarheid": ("Aanwijzingen dat de praktijk in een andere stad kan werken.", "#edc948", None),
+}
+# (note key, code, coder, coded text or None for the whole note)
+CODINGS = [
+    ("trust", "Buren als boodschappers", "marieke", "Buren vertrouwen buren"),
+    ("trust", "Vertrouwen", "lucas", None),
+    ("coordinator", "Betaalde coördinatie", "marieke", None),
+    ("coordinator", "Betaalde coördinatie", "lucas", "Een betaalde coördinator (16 uur per week)"),
+    ("vve", "Besluitvorming VvE", "marieke", "Bij VvE's duurt een besluit over isolatie maanden"),
+    ("tenants", "Rol van de corporatie", "marieke", "Zonder de corporatie aan tafel kun je weinig."),
+    ("tenants", "Rol van de corporatie", "lucas", "Zonder de corporatie aan tafel"),
+    ("corporation", "Rol van de corporatie", "lucas", None),
+    ("agenda", "Vertrouwen", "lucas", "het werkt alleen als de buurt de agenda bepaalt"),
+    ("holtenbroek", "Overdraagbaarheid", "marieke", None),
+    ("holtenbroek", "Overdraagbaarheid", "lucas", "samen met de corporatie, en beginnen bij de huurders"),
+    ("bakker", "Overlast in huis", "lucas", "niet weken mensen over de vloer"),
+]
+
+
+async def _coding(demo: _Demo, m1: _Meeting) -> list[tuple[str, str, str]]:
+    """Two researchers code the first meeting with a shared codebook and write memos. Returns the
+    account it adds, for the list printed at the end."""
+    from labs.services import codebook, coding, memos
+
+    rt = demo.rt
+    role, email, name = SECOND_RESEARCHER
+    demo.accounts["lucas"] = await accounts.create(rt, email=email, password=DEMO_PASSWORD, role=role, display_name=name)
+    marieke = demo.accounts["marieke"]
+    codes: dict[str, int] = {}
+    for code_name, (description, color, parent) in CODEBOOK.items():
+        data = {"name": code_name, "description": description, "color": color, "parent_id": codes.get(parent or "")}
+        codes[code_name] = (await codebook.create(rt, marieke, data)).id
+    bodies = {n["id"]: n["body"] for n in await notes.wall(rt, m1.id, include_hidden=False)}
+    for key, code_name, coder, text in CODINGS:
+        note_id = m1.note_ids[key]
+        span: dict[str, Any] = {}
+        if text is not None:
+            start = bodies[note_id].index(text)
+            span = {"start": start, "end": start + len(text)}
+        await coding.apply(rt, demo.accounts[coder], note_id, {"code_id": codes[code_name], **span})
+    await memos.write(
+        rt,
+        marieke,
+        {
+            "code_id": codes["Rol van de corporatie"],
+            "title": "Corporatie: partner of voorwaarde?",
+            "body": "In Groningen een partner onder meer; in Zwolle (veel huurders) een voorwaarde vooraf. "
+            "Vergelijken met de tweede bijeenkomst: speelt de corporatie daar ook mee?",
+        },
+    )
+    await memos.write(
+        rt,
+        marieke,
+        {
+            "session_id": m1.id,
+            "title": "Eerste indruk bijeenkomst 1",
+            "body": "Boosters gaan vooral over vertrouwen en betaalde coördinatie; barrières over eigendom "
+            "(VvE, huur). De overdracht naar Zwolle hangt aan de corporatie.",
+        },
+    )
+    await memos.write(
+        rt,
+        demo.accounts["lucas"],
+        {
+            "note_id": m1.note_ids["trust"],
+            "title": "Vertrouwen als mechanisme",
+            "body": "Vergelijk met de literatuur over 'trusted messengers'; hier expliciet de eigen straat.",
+        },
+    )
+    return [SECOND_RESEARCHER]
 
 
 async def _first_meeting(demo: _Demo, community_id: int, when: datetime) -> _Meeting:

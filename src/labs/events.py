@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STREAM_KINDS = ("session", "case", "outcome", "community")
+STREAM_KINDS = ("session", "case", "outcome", "community", "research")
 
 
 class Stream(NamedTuple):
@@ -56,6 +56,12 @@ class Stream(NamedTuple):
     @classmethod
     def community(cls, community_id: int) -> Stream:
         return cls("community", community_id)
+
+    @classmethod
+    def research(cls, session_id: int = 0) -> Stream:
+        """Analysis of a session's material (codings, memos), apart from its live stream; 0: the
+        codebook and the export log."""
+        return cls("research", session_id)
 
     @property
     def channel(self) -> str:

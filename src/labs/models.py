@@ -569,6 +569,51 @@ class Erasure(Base):
     erased_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 
 
+# --- research: qualitative coding ----------------------------------------------------------
+
+
+class Code(Base):
+    """One code of the codebook (shared by the researchers of this installation); codes nest."""
+
+    __tablename__ = "code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("code.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    color: Mapped[str] = mapped_column(String(7), default="#4e79a7")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class Coding(Base):
+    """A code applied by one researcher to a whole note (no positions) or to a span of its text:
+    [start, end) in characters (code points) of the note's body, as REFI-QDA counts them."""
+
+    __tablename__ = "coding"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("code.id", ondelete="CASCADE"), index=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("note.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"), index=True)
+    start: Mapped[int | None] = mapped_column(Integer)
+    end: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class Memo(Base):
+    """A researcher's own analytic memo on a note, a code or a session (exactly one of them)."""
+
+    __tablename__ = "memo"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    note_id: Mapped[int | None] = mapped_column(ForeignKey("note.id", ondelete="CASCADE"), index=True)
+    code_id: Mapped[int | None] = mapped_column(ForeignKey("code.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
 # --- the event log -------------------------------------------------------------------------
 
 
