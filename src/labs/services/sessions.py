@@ -277,14 +277,21 @@ async def update(rt: Runtime, account: Account, session_id: int, data: dict[str,
             setattr(session, key, value)
         if session.status is SessionStatus.draft and session.starts_at:
             session.status = SessionStatus.scheduled
-        changed = {
-            k: (v.isoformat() if isinstance(v, datetime) else str(v) if hasattr(v, "value") else v)
-            for k, v in fields.items()
-        }
-        await tx.emit(
-            Stream.session(session_id), catalogue.build(catalogue.SessionUpdated, changed), Actor.account(account.id)
-        )
+        await tx.emit(Stream.session(session_id), _details(session), Actor.account(account.id))
     return await get(rt, session_id)
+
+
+def _details(session: LabSession) -> catalogue.SessionUpdated:
+    """session.updated carries every detail as it is now, so a reader never guesses what None means."""
+    return catalogue.SessionUpdated(
+        title=session.title,
+        description=session.description,
+        kind=session.kind.value,
+        city=session.city,
+        language=session.language,
+        starts_at=session.starts_at.isoformat() if session.starts_at else None,
+        community_id=session.community_id,
+    )
 
 
 async def set_community(
@@ -298,11 +305,7 @@ async def set_community(
         await communities.place(tx, account, session, community_id, session.community_id)
         if session.community_id != community_id:
             session.community_id = community_id
-            await tx.emit(
-                Stream.session(session_id),
-                catalogue.SessionUpdated(community_id=community_id),
-                Actor.account(account.id),
-            )
+            await tx.emit(Stream.session(session_id), _details(session), Actor.account(account.id))
     return await get(rt, session_id)
 
 
