@@ -200,6 +200,31 @@ async def test_a_withdrawal_shows_in_the_next_export(client: AsyncTestClient[Any
     assert all(c["note_id"] != named["note_id"] for c in document["codings"])
 
 
+async def test_an_erasure_shows_in_the_next_export(client: AsyncTestClient[Any], rt: Any) -> None:
+    lab, _account, headers = await _coded_lab(client, rt)
+    admin = await make_account(rt, "admin")
+    named = lab.people["named"]
+    erased = await client.post(
+        f"/api/v1/participants/{named['id']}/erase", headers=await api_token(client, admin.email)
+    )
+    assert erased.status_code == 200, erased.text
+    for fmt in ("json", "csv", "qdpx"):
+        blob = await _export(client, headers, f"session:{lab.session_id}", fmt)
+        texts = (
+            [blob.decode()]
+            if fmt == "json"
+            else [
+                zipfile.ZipFile(io.BytesIO(blob)).read(name).decode()
+                for name in zipfile.ZipFile(io.BytesIO(blob)).namelist()
+            ]
+        )
+        assert not any("Nadia Named" in t or "Openorg Gemeente" in t for t in texts), fmt
+    document = json.loads(await _export(client, headers, f"session:{lab.session_id}", "json"))
+    # Outside a community the erased person's notes stay, without an author.
+    unlinked = next(n for n in document["notes"] if n["id"] == named["note_id"])
+    assert unlinked["participant"] is None and unlinked["consent"] is None and unlinked["author_name"] is None
+
+
 @pytest.mark.parametrize(
     ("scope", "fmt", "status", "says"),
     [

@@ -124,7 +124,9 @@ class Context:
     shown: Disclosure
     session_ids: tuple[int, ...]
     people: dict[int, Person | None] = field(default_factory=dict)  # participant id -> shown (None: left out)
-    unreadable: set[int] = field(default_factory=set)  # note ids no researcher may read
+    # Ids of the notes a researcher may read (ints only: small beside the notes themselves). A note
+    # id not here is hidden, deleted, of someone who chose none, or gone with an erasure.
+    readable: set[int] = field(default_factory=set)
     outcome_ids: set[int] = field(default_factory=set)
     case_ids: set[int] = field(default_factory=set)
 
@@ -145,9 +147,7 @@ async def _context(db: AsyncSession, shown: Disclosure, session_ids: tuple[int, 
     for participant in (await db.scalars(select(Participant).where(ctx.in_scope(Participant.session_id)))).all():
         ctx.people[participant.id] = shown.person(participant)
     readable = consent.notes().where(ctx.in_scope(Note.session_id)).with_only_columns(Note.id)
-    ctx.unreadable = set(
-        (await db.scalars(select(Note.id).where(ctx.in_scope(Note.session_id), Note.id.not_in(readable)))).all()
-    )
+    ctx.readable = set((await db.scalars(readable)).all())
     ctx.outcome_ids = set((await db.scalars(select(Outcome.id).where(ctx.in_scope(Outcome.session_id)))).all())
     shared = select(CaseShare.case_id).where(ctx.in_scope(CaseShare.session_id))
     derived = select(Case.id).where(Case.from_outcome_id.in_(ctx.outcome_ids or {0}))
@@ -216,7 +216,7 @@ def _participant_row(ctx: Context, p: Participant) -> dict[str, Any] | None:
 def _vote_row(ctx: Context, v: Any) -> dict[str, Any] | None:
     vote, session_id = v
     person = ctx.person(vote.participant_id)
-    if person is None or vote.note_id in ctx.unreadable:
+    if person is None or vote.note_id not in ctx.readable:
         return None
     return {
         "id": vote.id,
@@ -230,7 +230,7 @@ def _vote_row(ctx: Context, v: Any) -> dict[str, Any] | None:
 
 def _coding_row(ctx: Context, r: Any) -> dict[str, Any] | None:
     coding, body = r
-    if coding.note_id in ctx.unreadable:
+    if coding.note_id not in ctx.readable:
         return None
     span = body[coding.start : coding.end] if coding.start is not None and coding.end is not None else body
     return {
@@ -258,17 +258,17 @@ def _event_row(ctx: Context, e: Event) -> dict[str, Any] | None:
             return None
         data["participant"] = person.key
     note_id = data.get("note_id", data.get("id") if e.type.startswith("note.") else None)
-    if note_id in ctx.unreadable:
+    if note_id is not None and note_id not in ctx.readable:
         return None
     for name in _PERSON_FIELDS:
         data.pop(name, None)
     if isinstance(data.get("account_id"), int):
         data["account"] = ctx.shown.account_pseudonym(data.pop("account_id"))
     if isinstance(data.get("results"), list):
-        data["results"] = [r for r in data["results"] if r.get("note_id") not in ctx.unreadable]
+        data["results"] = [r for r in data["results"] if r.get("note_id") in ctx.readable]
     if isinstance(data.get("sources"), dict):
         ids = data["sources"].get("note_ids") or []
-        data["sources"] = {**data["sources"], "note_ids": [i for i in ids if i not in ctx.unreadable]}
+        data["sources"] = {**data["sources"], "note_ids": [i for i in ids if i in ctx.readable]}
     if e.actor_kind is ActorKind.participant:
         actor = ctx.person(e.actor_id)
         if actor is None:
@@ -508,7 +508,9 @@ TABLES: tuple[Table, ...] = (
         lambda ctx: select(OutcomeSource).where(OutcomeSource.outcome_id.in_(ctx.outcome_ids or {0})),
         OutcomeSource.id,
         lambda ctx, s: (
-            None if s.note_id in ctx.unreadable else _attrs(s, ("id", "outcome_id", "note_id", "cluster_id", "case_id"))
+            None
+            if s.note_id is not None and s.note_id not in ctx.readable
+            else _attrs(s, ("id", "outcome_id", "note_id", "cluster_id", "case_id"))
         ),
     ),
     Table(
@@ -703,7 +705,7 @@ async def write_qdpx(
     for m in memos:
         if m.code_id is not None:
             by_code.setdefault(m.code_id, []).append(memo_guids[m.id])
-        elif m.note_id is not None and m.note_id not in ctx.unreadable:
+        elif m.note_id is not None and m.note_id in ctx.readable:
             by_note.setdefault(m.note_id, []).append(memo_guids[m.id])
         elif m.session_id is not None and m.session_id in ctx.session_ids:
             by_session.setdefault(m.session_id, []).append(memo_guids[m.id])
