@@ -317,3 +317,27 @@ async def test_only_researchers_code(client: AsyncTestClient[Any], rt: Any) -> N
     assert facilitator.status_code == 403
     participant = {"Authorization": f"Bearer {lab.people['named']['token']}"}
     assert (await client.get(f"/api/v1/research/notes/{note}/codings", headers=participant)).status_code == 401
+
+
+async def test_spans_count_characters_as_the_browser_shows_them(client: AsyncTestClient[Any], rt: Any) -> None:
+    """A form posts line ends as \\r\\n, the page shows \\n: the note keeps \\n, so a span selected
+    after a line end, or after an emoji (two UTF-16 units, one character), lands on the same text."""
+    lab = await make_lab(client, rt)
+    token = {"Authorization": f"Bearer {lab.people['named']['token']}"}
+    posted = await client.post(
+        f"/api/v1/sessions/{lab.session_id}/notes",
+        json={"client_id": "crlf", "body": "Eerste regel\r\n🌱 tweede regel"},
+        headers=token,
+    )
+    assert posted.json()["body"] == "Eerste regel\n🌱 tweede regel"
+    _, headers = await researcher(client, rt, lab)
+    code = await _code(client, headers, name="Regels")
+    start = len("Eerste regel\n🌱 ")
+    made = await client.post(
+        f"/api/v1/research/notes/{posted.json()['id']}/codings",
+        json={"code_id": code["id"], "start": start, "end": start + len("tweede")},
+        headers=headers,
+    )
+    assert made.status_code == 201
+    seen = (await client.get(f"/api/v1/research/notes/{posted.json()['id']}/codings", headers=headers)).json()
+    assert seen["codings"][0]["text"] == "tweede"

@@ -60,7 +60,9 @@ def note_data(note: Note, author: str | None) -> dict[str, Any]:
 
 
 def _body(value: Any) -> str:
-    body = str(value or "").strip()
+    # Line ends as a browser shows them (\n): coded spans count characters in the text researchers
+    # select, and a form posts \r\n where a script posts \n.
+    body = str(value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not body:
         raise Invalid("A note needs some text.", {"body": "Write something first."})
     if len(body) > MAX_BODY:
