@@ -161,8 +161,10 @@ async def test_qdpx_project_is_valid_refi_qda(client: AsyncTestClient[Any], rt: 
     assert b"On trust" not in theirs.read("project.qde")
 
 
-async def test_no_export_holds_what_only_named_people_share(client: AsyncTestClient[Any], rt: Any) -> None:
-    lab, _account, headers = await _coded_lab(client, rt)
+async def test_no_export_or_coding_page_holds_what_only_named_people_share(
+    client: AsyncTestClient[Any], rt: Any
+) -> None:
+    lab, account, headers = await _coded_lab(client, rt)
     async with rt.db.read() as db:
         tokens = [p["token"] for p in lab.people.values()]
         hashes = [h for h in (await db.scalars(select(Participant.token_hash))).all() if h]
@@ -182,7 +184,20 @@ async def test_no_export_holds_what_only_named_people_share(client: AsyncTestCli
             for text in texts:
                 for secret in forbidden:
                     assert secret not in text, (fmt, scope, secret)
-            assert any("Nadia Named" in t for t in texts) or fmt == "qdpx"
+            assert any("Nadia Named" in t for t in texts)  # named: they asked to be named
+
+    await login(client, account.email)
+    code_id = (await client.get("/api/v1/research/codes", headers=headers)).json()[0]["id"]
+    memo_ids = [m["id"] for m in (await client.get("/api/v1/research/memos", headers=headers)).json()["items"]]
+    readable = [lab.people[c]["note_id"] for c in ("anonymous", "pseudonymous", "named")]
+    pages = ["/research/codes", f"/research/codes/{code_id}", f"/research/sessions/{lab.session_id}/coding"]
+    pages += [f"/research/notes/{n}" for n in readable] + [f"/research/memos/{m}" for m in memo_ids]
+    pages += ["/research/memos", "/research/export"]
+    for path in pages:
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        for secret in forbidden:
+            assert secret not in response.text, (path, secret)
 
 
 async def test_a_withdrawal_shows_in_the_next_export(client: AsyncTestClient[Any], rt: Any) -> None:
