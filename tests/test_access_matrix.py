@@ -85,6 +85,13 @@ PROXY_FORM = {"display_name": "Piet", "consent": "anonymous"}
 JOIN_FORM = {"display_name": "New person", "consent": "named"}
 SESSION_FORM = {"title": "A new session", "kind": "workshop"}
 POLL_FORM = {"question": "Which first?", "kind": "single", "options": ["Roofs", "Trees"]}
+OUTCOME_FORM = {"kind": "other", "title": "Roofs for tenants", "what_changed": "A pilot"}
+ANSWER_FORM = {"progress": "in_progress", "what_was_done": "A plan"}
+LATER = "2031-01-01"
+RECORD_PAGE = "302 302 302 200 404 200 200"  # a session's record: its facilitators, and researchers
+OUTCOME_PAGE = "302 302 302 200 404 404 200"  # an outcome of S: who runs S (researchers: community outcomes)
+OUTCOME_FORM_ANSWERS = "401 401 401 302 404 404 302"
+OUTCOME_API = "401 401 401 200 404 404 200"
 NEW_ACCOUNT_FORM = {"email": "new@example.org", "password": PASSWORD, "role": "researcher"}
 
 ROWS = [
@@ -104,7 +111,8 @@ ROWS = [
     row("GET", "/sessions", STAFF_PAGE.replace("403 403", "200 403")),
     row("GET", "/sessions/new", STAFF_PAGE.replace("403 403", "200 403")),
     row("POST", "/sessions/new", "401 401 401 302 302 403 302", SESSION_FORM),
-    row("GET", "/sessions/{session_id:int}", RUNS_PAGE),
+    row("GET", "/sessions/{session_id:int}", RUNS_PAGE.replace("404 403", "404 200")),  # researchers: the record
+    row("GET", "/sessions/{session_id:int}/plan", RUNS_PAGE),
     row("POST", "/sessions/{session_id:int}", RUNS_FORM, {"title": "Renamed", "kind": "workshop"}),
     row("POST", "/sessions/{session_id:int}/agenda", RUNS_FORM, {"action": "add", "title": "More"}),
     row("POST", "/sessions/{session_id:int}/facilitators", RUNS_FORM, {"email": "other_facilitator@example.org"}),
@@ -132,6 +140,24 @@ ROWS = [
     row("POST", "/sessions/{session_id:int}/polls/{poll_id:int}/answers", RUNS_ACTION,
         lambda w: {"client_id": "m", "choices": "0", "participant_id": w.proxy}),
     row("POST", "/sessions/{session_id:int}/polls/{poll_id:int}/{action:str}", RUNS_ACTION, action="close"),
+    # --- pages: after the session (the record, outcomes, follow-ups, the owner's check-in) ----
+    row("GET", "/sessions/{session_id:int}/record", RECORD_PAGE),
+    row("POST", "/sessions/{session_id:int}/summary", RUNS_FORM, {"summary": "What we decided"}),
+    row("GET", "/sessions/{session_id:int}/outcomes/new", RUNS_PAGE, query="note_id=1"),
+    row("POST", "/sessions/{session_id:int}/outcomes", RUNS_FORM, OUTCOME_FORM),
+    row("GET", "/outcomes", "302 302 302 200 200 200 200"),
+    row("GET", "/outcomes/{outcome_id:int}", OUTCOME_PAGE),
+    row("GET", "/outcomes/{outcome_id:int}/edit", OUTCOME_PAGE),
+    row("POST", "/outcomes/{outcome_id:int}/edit", OUTCOME_FORM_ANSWERS, OUTCOME_FORM),
+    row("POST", "/outcomes/{outcome_id:int}/followups", OUTCOME_FORM_ANSWERS, {"due_on": LATER}),
+    row("POST", "/followups/{follow_up_id:int}", OUTCOME_FORM_ANSWERS,
+        lambda w: {"due_on": LATER, "outcome_id": w.outcome}),
+    row("POST", "/outcomes/{outcome_id:int}/case", OUTCOME_FORM_ANSWERS,
+        {"title": "Derived", "city": "Zwolle", "country": "NL"}),
+    row("GET", "/followups", "302 302 302 200 200 200 200"),
+    row("GET", "/followups/due.csv", "302 302 302 200 200 200 200"),
+    row("GET", "/followup/{token:str}", EVERYONE_200),
+    row("POST", "/followup/{token:str}", EVERYONE_200, ANSWER_FORM),
     # --- pages: participants ---------------------------------------------------------------
     row("GET", "/p/{session_id:int}", "404 200 404 404 404 404 404"),
     row("GET", "/p/{session_id:int}/notes/older", "404 200 404 404 404 404 404", query="before=1000"),
@@ -199,6 +225,20 @@ ROWS = [
     row("GET", "/api/v1/sessions/{session_id:int}/events", "401 200 404 200 404 404 200"),
     row("GET", "/api/v1/streams/{kind:str}/{stream_id:int}/events", "401 401 401 200 200 403 200",
         kind="case", stream_id=lambda w: w.case),
+    row("GET", "/api/v1/sessions/{session_id:int}/record", RECORD_PAGE.replace("302", "401")),
+    row("PUT", "/api/v1/sessions/{session_id:int}/summary", RUNS_API, {"summary": "By API"}),
+    row("GET", "/api/v1/outcomes", "401 401 401 200 200 200 200"),
+    row("POST", "/api/v1/outcomes", OUTCOME_API.replace("200", "201"),
+        lambda w: {**OUTCOME_FORM, "session_id": w.session}),
+    row("GET", "/api/v1/outcomes/{outcome_id:int}", OUTCOME_API),
+    row("PUT", "/api/v1/outcomes/{outcome_id:int}", OUTCOME_API, OUTCOME_FORM),
+    row("POST", "/api/v1/outcomes/{outcome_id:int}/derived-case", OUTCOME_API.replace("200", "201"), {}),
+    row("POST", "/api/v1/outcomes/{outcome_id:int}/follow-ups", OUTCOME_API.replace("200", "201"), {"due_on": LATER}),
+    row("PUT", "/api/v1/follow-ups/{follow_up_id:int}", OUTCOME_API, {"due_on": LATER}),
+    row("POST", "/api/v1/follow-ups/{follow_up_id:int}/cancel", OUTCOME_API),
+    row("GET", "/api/v1/follow-ups", "401 401 401 200 200 200 200"),
+    row("GET", "/api/v1/check-ins/{token:str}", EVERYONE_200),
+    row("POST", "/api/v1/check-ins/{token:str}", EVERYONE_200, ANSWER_FORM),
     row("GET", "/api/v1/communities", "401 401 401 200 200 403 200"),
     row("POST", "/api/v1/communities", "401 401 401 201 201 403 201", {"name": "By API"}),
     row("GET", "/api/v1/communities/{community_id:int}", RUNS_API),
@@ -308,6 +348,9 @@ class World:
     research_code: int = 0  # a code of the codebook, with a memo by the admin (another researcher's memo)
     coding: int = 0  # the admin's coding of the participant's note
     memo: int = 0
+    outcome: int = 0  # an outcome of S that came from the case, with its check-ins
+    follow_up: int = 0  # its first check-in ...
+    token: str = ""  # ... and that check-in's private token
     callers: dict[str, Caller] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any]:
@@ -318,6 +361,9 @@ class World:
             "participant_id": self.participant,
             "poll_id": self.poll,
             "community_id": self.community,
+            "outcome_id": self.outcome,
+            "follow_up_id": self.follow_up,
+            "token": self.token,
             "code": self.code,
         }
 
@@ -342,6 +388,7 @@ async def _build(world: World) -> None:
         members,
         memos,
         notes,
+        outcomes,
         participants,
         polls,
         sessions,
@@ -396,6 +443,12 @@ async def _build(world: World) -> None:
     applied = await coding.apply(rt, made["admin"], note["id"], {"code_id": code.id})
     memo = await memos.write(rt, made["admin"], {"title": "Mine", "code_id": code.id})
     world.research_code, world.coding, world.memo = code.id, applied.id, memo.id
+    outcome = await outcomes.record_outcome(
+        rt, made["facilitator"], s.id, {"kind": "new_practice", "title": "Roofs", "what_changed": "A pilot"},
+        {"case_ids": [case.id], "note_ids": [note["id"]]},
+    )
+    first = (await outcomes.view(rt, made["facilitator"], outcome.id)).follow_ups[0]
+    world.outcome, world.follow_up, world.token = outcome.id, first.id, outcomes.token_of(rt, first)
     await rt.db.dispose()
 
 

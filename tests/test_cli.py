@@ -256,7 +256,7 @@ def with_runtime(url: str, data_dir: Path, work: Any) -> Any:
 
 async def demo_facts(rt: Runtime) -> dict[str, Any]:
     """Everything the demo promises, read back through the services."""
-    from labs.services import accounts, cases, notes, outcomes, participants, sessions, votes
+    from labs.services import accounts, cases, followups, notes, outcomes, participants, sessions, votes
 
     admin = await accounts.by_email(rt, "admin@labs.example")
     assert admin is not None
@@ -292,7 +292,9 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
         (state or {}).get("status") == "revealed" and bool((state or {}).get("results"))
         for state in [await votes.state(rt, s.id) for s in all_sessions]
     ]
-    facts["follow_ups"] = sorted(f.status.value for f in await outcomes.list_follow_ups(rt))
+    facts["follow_ups"] = {
+        state: (await followups.listing(rt, admin, state)).total for state in ("due", "overdue", "answered", "upcoming")
+    }
 
     # One community over time: people who came back are one member, one of them merged.
     from labs.services import communities
@@ -317,9 +319,10 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     assert len(derived) == 1
     new = derived[0]
     old = await cases.get_case(rt, new.derived_from_id)  # type: ignore[arg-type]
-    outcome = await outcomes.get_outcome(rt, new.from_outcome_id)  # type: ignore[arg-type]
+    view = await outcomes.view(rt, admin, new.from_outcome_id)
+    outcome, sources = view.outcome, view.sources
     first = outcome.session_id
-    sources = await outcomes.sources_of(rt, outcome.id)
+    answers = await followups.answers(rt, outcome.id)
     wall = await notes.wall(rt, first, include_hidden=False)  # type: ignore[arg-type]
     about_old = {n["id"] for n in wall if n["case_id"] == old.id}
     async with rt.db.read() as db:
@@ -338,6 +341,8 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
         "first_session_log": "case.shared" in log_first,
         "outcome_log": log_outcome[:1] == ["outcome.recorded"],
         "derived_case_log": log_new_case[:1] == ["case.derived"],
+        "answered_by_owner": [a["progress"] for a in answers],
+        "adopted_in": {a["adopting_city"] for a in answers if a["adopting_city"]},
         "live_log_shares_new": any(t == "case.shared" and d["case_id"] == new.id for t, d in log_live),
     }
     return facts
@@ -357,7 +362,7 @@ def assert_demo(facts: dict[str, Any]) -> None:
     assert facts["consents"] == {"none", "anonymous", "pseudonymous", "named"}
     assert facts["clusters"] >= 2
     assert any(facts["revealed"])
-    assert "done" in facts["follow_ups"] and "planned" in facts["follow_ups"]
+    assert all(facts["follow_ups"][state] >= 1 for state in ("due", "overdue", "answered", "upcoming")), facts
     community = facts["community"]
     assert community["timeline"] == 3 and len(community["returning"]) >= 4 and community["erasures"] == 1
     assert community["returning"]["Karin"] == 2  # first meeting, then the live one from a laptop: merged
@@ -365,6 +370,8 @@ def assert_demo(facts: dict[str, Any]) -> None:
     trace = facts["trace"]
     assert trace["old_shared_in_outcome_session"]
     assert trace["outcome_kind"] == "adapted_practice"
+    # The owner answered through the private link, then again (the earlier answer kept): adapted in Zwolle.
+    assert trace["answered_by_owner"][-2:] == ["in_progress", "adapted"] and trace["adopted_in"] == {"Zwolle"}
     assert trace["outcome_cites_old_case"] and trace["outcome_cites_notes_about_old"]
     assert trace["new_city_differs"]
     assert trace["new_shared_in"] == {trace["live_id"]}

@@ -9,7 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 
+from labs.models import FollowUp
 from tests.conftest import api_token, login, make_account
 
 AGENDA = [{"title": "Ideas", "prompt": "What would you try?", "minutes": 10}]
@@ -300,10 +302,13 @@ async def test_page_shows_cases_and_outcomes_with_follow_ups(client: AsyncTestCl
         rt,
         facilitator,
         session["id"],
-        {"kind": "adapted_practice", "title": "Zwolle adapts it", "where": "Zwolle", "what_changed": "A pilot."},
+        {"kind": "adapted_practice", "title": "Zwolle adapts it", "where": "Zwolle", "what_changed": "A pilot.",
+         "follow_up_months": ""},
     )
-    await outcomes.add_follow_up(rt, facilitator, outcome.id, date(2026, 5, 1), facilitator.id)
-    later = await outcomes.add_follow_up(rt, facilitator, outcome.id, date(2099, 5, 1), facilitator.id)
+    due = await outcomes.schedule_follow_up(rt, facilitator, outcome.id, datetime.now(UTC).date())
+    later = await outcomes.schedule_follow_up(rt, facilitator, outcome.id, date(2099, 5, 1))
+    async with rt.db.write() as db:  # the session ran in April (it was started just now): a check-in of May, unanswered
+        await db.execute(update(FollowUp).where(FollowUp.id == due.id).values(due_on=date(2026, 5, 1)))
     assert later.id
 
     page = await client.get(f"/communities/{cid}")

@@ -136,11 +136,15 @@ async def test_streams_beyond_sessions_are_numbered_on_their_own(client: AsyncTe
     ).json()
     before = session["last_seq"]
     change = {"kind": "policy_change", "what_changed": "A rule changed"}
-    first = await outcomes.record_outcome(rt, account, session["id"], {**change, "title": "One"})
-    second = await outcomes.record_outcome(rt, account, session["id"], {**change, "title": "Two"})
-    await outcomes.add_follow_up(rt, account, first.id, "2030-01-01")
+    first = await outcomes.record_outcome(
+        rt, account, session["id"], {**change, "title": "One", "follow_up_months": ""}
+    )
+    second = await outcomes.record_outcome(
+        rt, account, session["id"], {**change, "title": "Two", "follow_up_months": ""}
+    )
+    await outcomes.schedule_follow_up(rt, account, first.id, "2030-01-01")
     log = (await client.get(f"/api/v1/streams/outcome/{first.id}/events", headers=fac)).json()
-    assert [(e["seq"], e["type"]) for e in log["events"]] == [(1, "outcome.recorded"), (2, "follow_up.planned")]
+    assert [(e["seq"], e["type"]) for e in log["events"]] == [(1, "outcome.recorded"), (2, "followup.scheduled")]
     assert log["last_seq"] == 2
     assert [
         e["seq"]

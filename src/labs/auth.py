@@ -3,7 +3,9 @@ and the guards that keep each to what their role allows."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ SESSION_COOKIE = "labs_session"
 PARTICIPANT_COOKIE = "labs_p{session_id}"
 ACCOUNT_TOKEN_PREFIX = "lat_"
 PARTICIPANT_TOKEN_PREFIX = "lpt_"
+FOLLOW_UP_TOKEN_PREFIX = "lfu_"
 MIN_PASSWORD_LENGTH = 10
 
 _hasher = PasswordHasher()
@@ -56,6 +59,14 @@ def new_token(prefix: str = "") -> str:
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def follow_up_token(secret_key: str, nonce: str) -> str:
+    """A check-in's private link token: an HMAC of its stored nonce, so the facilitator can copy
+    the link again later while the database holds only the nonce and the token's digest (a copy
+    of the database without the secret key opens no form)."""
+    mac = hmac.new(secret_key.encode(), f"follow-up:{nonce}".encode(), hashlib.sha256).digest()
+    return FOLLOW_UP_TOKEN_PREFIX + base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
 @dataclass

@@ -610,7 +610,7 @@ class CaseDerived(Payload):
 
 
 # ==========================================================================================
-# Outcomes and follow-ups (stream "outcome")
+# Outcomes and follow-ups (stream "outcome"; the session's summary on the session's stream)
 # ==========================================================================================
 
 
@@ -620,14 +620,10 @@ class OutcomeSources(msgspec.Struct, kw_only=True):
     case_ids: list[int] = []
 
 
-@event(
-    "outcome.recorded",
-    stream="outcome",
-    audiences=STAFF,
-    changes=("outcome",),
-    doc="An outcome was recorded (the outcome-harvesting record) with the notes, clusters and cases it came from.",
-)
-class OutcomeRecorded(Payload):
+class OutcomeState(Payload):
+    """The outcome-harvesting record. The owner's and the verifier's names and the owner's email
+    stay in the outcome's row: `has_owner` and `verified_on` say only that they exist."""
+
     id: int
     session_id: int | None
     community_id: int | None
@@ -635,40 +631,131 @@ class OutcomeRecorded(Payload):
     title: str
     what_changed: str
     who: str
+    change_agent: str
     when_on: str | None
     where: str | None
     significance: str
     contribution: str
     evidence: str
+    verified_on: str | None
+    has_owner: bool
+    due_on: str | None
     sources: OutcomeSources
 
 
-class FollowUpState(Payload):
-    id: int
-    outcome_id: int
-    due_on: str
-    status: str
-    findings: str
-    assigned_to_id: int | None
-    done_at: str | None
+@event(
+    "outcome.recorded",
+    stream="outcome",
+    audiences=STAFF,
+    changes=("outcome",),
+    doc="An outcome was recorded (the outcome-harvesting record) with the notes, clusters and "
+    "cases it came from.",
+)
+class OutcomeRecorded(OutcomeState):
+    pass
 
 
 @event(
-    "follow_up.planned",
+    "outcome.updated",
+    stream="outcome",
+    audiences=STAFF,
+    changes=("outcome",),
+    doc="An outcome's record or sources changed: its whole new state.",
+)
+class OutcomeUpdated(OutcomeState):
+    pass
+
+
+class FollowUpRef(Payload):
+    id: int
+    outcome_id: int
+
+
+@event(
+    "followup.scheduled",
     stream="outcome",
     audiences=STAFF,
     changes=("follow_ups",),
-    doc="A check-in on an outcome was planned.",
+    doc="A check-in on an outcome was planned for `due_on` (by default 1, 3 and 6 months after the session).",
 )
-class FollowUpPlanned(FollowUpState):
+class FollowUpScheduled(FollowUpRef):
+    due_on: str
+
+
+@event(
+    "followup.rescheduled",
+    stream="outcome",
+    audiences=STAFF,
+    changes=("follow_ups",),
+    doc="A check-in was moved from `previous_due_on` to `due_on`; its private link stays the same.",
+)
+class FollowUpRescheduled(FollowUpRef):
+    due_on: str
+    previous_due_on: str
+
+
+@event(
+    "followup.cancelled",
+    stream="outcome",
+    audiences=STAFF,
+    changes=("follow_ups",),
+    doc="A check-in was called off: its private link stops working.",
+)
+class FollowUpCancelled(FollowUpRef):
     pass
 
 
 @event(
-    "follow_up.completed", stream="outcome", audiences=STAFF, changes=("follow_ups",), doc="A check-in was completed."
+    "followup.sent",
+    stream="outcome",
+    audiences=STAFF,
+    changes=("follow_ups",),
+    doc="A check-in's private link was emailed to the outcome's owner (`labs followups send`), in `language`.",
 )
-class FollowUpCompleted(FollowUpState):
-    pass
+class FollowUpSent(FollowUpRef):
+    channel: str
+    language: str
+
+
+@event(
+    "followup.send_failed",
+    stream="outcome",
+    audiences=STAFF,
+    changes=("follow_ups",),
+    doc="The mail server refused a check-in's email; the next `labs followups send` tries again.",
+)
+class FollowUpSendFailed(FollowUpRef):
+    reason: str
+
+
+@event(
+    "followup.answered",
+    stream="outcome",
+    audiences=STAFF,
+    changes=("follow_ups",),
+    doc="The owner answered a check-in through its private link (`answer` counts: 2 and up update "
+    "an earlier answer, which stays in the log): `progress` is planned, in_progress, adopted, "
+    "adapted, scaled or stopped.",
+)
+class FollowUpAnswered(FollowUpRef):
+    answer: int
+    progress: str
+    what_was_done: str
+    evidence: str
+    adopting_city: str | None
+    adaptations: str
+
+
+@event(
+    "session.summary_written",
+    stream="session",
+    audiences=STAFF,
+    changes=("summary",),
+    doc="The facilitator wrote (or rewrote) the session's summary for its record.",
+)
+class SessionSummaryWritten(Payload):
+    session_id: int
+    summary: str
 
 
 # ==========================================================================================

@@ -369,6 +369,43 @@ def export_command(scope: str, format_: str, output: str | None, as_email: str |
             os.unlink(partial)
     summary = ", ".join(f"{n} {name}" for name, n in counts.items())
     click.echo(f"Wrote {target} ({summary}).")
+# --- follow-ups ----------------------------------------------------------------------------
+
+
+@cli.group()
+def followups() -> None:
+    """Check-ins on outcomes (by default 1, 3 and 6 months after their session)."""
+
+
+@followups.command("send")
+def followups_send() -> None:
+    """Email each due check-in's private link to the outcome's owner, in the session's language.
+
+    Safe to run from cron (e.g. daily): a check-in is sent once, and recorded as sent before it
+    goes out, so runs that overlap never send it twice. Check-ins whose owner has no email are
+    left to the facilitator's follow-up list (copy the link, or download the CSV of due links).
+    Needs LABS_SMTP_URL (smtp://host:port, smtp://user:pass@host:587 or smtps://…:465) and, for
+    the sender, LABS_MAIL_FROM; links use LABS_PUBLIC_URL. Exits 1 when the mail server refused one.
+    """
+    settings = get_settings()
+    if not settings.smtp_url:
+        raise click.ClickException("Set LABS_SMTP_URL (e.g. smtp://mail.example.org:587) to send check-ins.")
+    from labs import mail
+    from labs.services import followups as checkins
+
+    try:
+        deliver = mail.sender(settings.smtp_url)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    _require_ready(settings.database_url)
+    sent, failed = _run(settings, lambda rt: checkins.send_due(rt, deliver, _base_url(settings), settings.mail_from))
+    for item in sent:
+        click.echo(f"sent   check-in {item.follow_up_id} to {item.to} ({item.language}): {item.outcome}")
+    for item in failed:
+        click.echo(f"FAILED check-in {item.follow_up_id} to {item.to}: {item.reason}", err=True)
+    click.echo(f"{len(sent)} check-in(s) sent, {len(failed)} failed." if sent or failed else "No check-ins to send.")
+    if failed:
+        raise SystemExit(1)
 
 
 # --- demo ----------------------------------------------------------------------------------
@@ -406,6 +443,13 @@ def demo() -> None:
     click.echo(f"  current activity: {live['activity']}")
     click.echo(f"  join code: {live['join_code']}")
     click.echo(f"  join from a phone: {base}/j/{live['join_code']}")
+    trace, due = result["trace"], result["follow_ups"]
+    click.echo("\nOne case from sharing to adoption (log in as a facilitator):")
+    click.echo(f"  the meeting's record, where it was shared: {base}/sessions/{trace['shared_in']}")
+    click.echo(f"  the outcome, its check-ins and the owner's answers: {base}/outcomes/{trace['outcome_id']}")
+    click.echo(f"  the case it became: {base}/cases/{trace['derived_case_id']}")
+    counts = ", ".join(f"{len(due.get(state, []))} {state}" for state in ("due", "overdue", "answered", "upcoming"))
+    click.echo(f"  follow-ups ({counts}): {base}/followups")
     click.echo("\nStart the server with `labs serve`.")
 
 

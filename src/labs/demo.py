@@ -40,7 +40,18 @@ from labs.models import (
     VoteRound,
 )
 from labs.runtime import Runtime
-from labs.services import accounts, cases, communities, notes, outcomes, participants, sessions, votes
+from labs.services import (
+    accounts,
+    cases,
+    communities,
+    followups,
+    notes,
+    outcomes,
+    participants,
+    record,
+    sessions,
+    votes,
+)
 
 DEMO_PASSWORD = "labs-demo-2026"
 ADMIN_EMAIL = "admin@labs.example"
@@ -353,7 +364,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
         demo.accounts[key] = await accounts.create(
             rt, email=email, password=DEMO_PASSWORD, role=role, display_name=name
         )
-    sanne, youssef, marieke = demo.accounts["sanne"], demo.accounts["youssef"], demo.accounts["marieke"]
+    sanne, marieke = demo.accounts["sanne"], demo.accounts["marieke"]
 
     today = datetime.now(UTC).date()
     first_day = today - timedelta(weeks=23)
@@ -380,96 +391,10 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     m1 = await _first_meeting(demo, community.id, _at(first_day, 11, 30))
     m2 = await _second_meeting(demo, community.id, _at(second_day, 12, 0))
 
-    # After the first meeting: Zwolle adapts the Groningen practice (the outcome), a follow-up
-    # checks on it, and the adopted practice becomes a case of its own.
-    trace_notes = [m1.note_ids[k] for k in ("trust", "tenants", "holtenbroek", "corporation")]
-    clusters_1 = await notes.clusters(rt, m1.id)
-    tenant_cluster = next(c["id"] for c in clusters_1 if c["name"] == "Huurders en VvE's")
-    adapted = await outcomes.record_outcome(
-        rt,
-        sanne,
-        m1.id,
-        {
-            "kind": "adapted_practice",
-            "title": "Zwolle past de Groningse buurtambassadeurs-aanpak aan voor Holtenbroek",
-            "what_changed": (
-                "De gemeente Zwolle en de woningcorporatie besloten een pilot met buurtambassadeurs in "
-                "Holtenbroek te starten: huurders eerst, de corporatie vanaf het begin aan tafel, en een "
-                "coördinator die gemeente en corporatie samen betalen."
-            ),
-            "who": "Gemeente Zwolle (team Wijkgericht Werken) en de woningcorporatie in Holtenbroek",
-            "when_on": (first_day + timedelta(weeks=11)).isoformat(),
-            "where": "Zwolle",
-            "significance": (
-                "De eerste keer dat een praktijk uit de leergemeenschap in een andere stad wordt "
-                "overgenomen, en aangepast aan een wijk waar vooral huurders wonen."
-            ),
-            "contribution": (
-                "De casus uit Groningen en de boosters en barrières uit de eerste bijeenkomst gaven het "
-                "ontwerp: beginnen bij huurders (barrière) en de corporatie laten meebetalen (idee dat "
-                "in de stemronde hoog eindigde)."
-            ),
-            "evidence": "Projectplan 'Warm Holtenbroek'; gesprek met de projectleider van de gemeente Zwolle.",
-        },
-        {"note_ids": trace_notes, "cluster_ids": [tenant_cluster], "case_ids": [demo.cases["groningen"]]},
-    )
-    checked = await outcomes.add_follow_up(rt, sanne, adapted.id, first_day + timedelta(weeks=18), marieke.id)
-    await outcomes.complete_follow_up(
-        rt,
-        marieke,
-        checked.id,
-        "De pilot is gestart met zes ambassadeurs (vier huurders, twee eigenaar-bewoners). In de eerste "
-        "weken zijn 140 huishoudens gesproken en 38 energiescans aangevraagd. De coördinator werkt 12 uur "
-        "per week, betaald door gemeente en corporatie samen.",
-        "done",
-    )
-    derived = await cases.derive_case(rt, youssef, demo.cases["groningen"], adapted.id, DERIVED_CASE)
-    demo.cases["zwolle"] = derived.id
-
-    # After the second meeting: Antwerp and Rotterdam agree to exchange civil servants.
-    exchange = await outcomes.record_outcome(
-        rt,
-        youssef,
-        m2.id,
-        {
-            "kind": "collaboration",
-            "title": "Antwerpen en Rotterdam wisselen ambtenaren uit rond wijkbudgetten",
-            "what_changed": (
-                "Twee ambtenaren van Stad Antwerpen lopen een maand mee met de wijkraad in Rotterdam; "
-                "daarna komt een Rotterdamse collega naar Antwerpen om te zien hoe de stadsmakelaar werkt."
-            ),
-            "who": "Stad Antwerpen en Gemeente Rotterdam",
-            "when_on": (second_day + timedelta(weeks=3)).isoformat(),
-            "where": "Antwerpen",
-            "significance": "Kennis die in gesprekken blijft hangen wordt zo praktijkervaring: meelopen in plaats van lezen.",
-            "contribution": "Het idee ontstond in de discussie 'wie heeft een stem, en wie ontbreekt?'.",
-            "evidence": "Uitwisselingsafspraak tussen beide steden.",
-        },
-        {"note_ids": [m2.note_ids["exchange"]], "case_ids": [demo.cases["rotterdam"], demo.cases["antwerpen"]]},
-    )
-    await outcomes.add_follow_up(rt, youssef, exchange.id, today + timedelta(weeks=8), marieke.id)
-
-    # A community-level outcome: no session of its own, so no event.
-    await outcomes.record_outcome(
-        rt,
-        marieke,
-        None,
-        {
-            "community_id": community.id,
-            "kind": "knowledge_product",
-            "title": "Factsheet: boosters en barrières bij het overnemen van wijkpraktijken",
-            "what_changed": (
-                "De boosters en barrières uit de eerste twee bijeenkomsten zijn gebundeld in een factsheet "
-                "die de G32-steden gebruiken bij het starten van nieuwe wijkaanpakken."
-            ),
-            "who": "Onderzoekers en ambtenaren van de leergemeenschap",
-            "when_on": (second_day + timedelta(weeks=5)).isoformat(),
-            "significance": "Maakt stilzwijgende kennis uit de bijeenkomsten deelbaar buiten de groep.",
-            "contribution": "Gebaseerd op de notities van beide bijeenkomsten.",
-            "evidence": "Factsheet (pdf) gedeeld via het stedennetwerk.",
-        },
-        {"note_ids": [m1.note_ids["trust"], m2.note_ids["missing"]]},
-    )
+    await _backdate(rt, m1, minutes=85)
+    await _backdate(rt, m2, minutes=85)
+    trace = await _after_the_meetings(demo, m1, m2, community.id)
+    derived_id = demo.cases["zwolle"]
 
     m3 = await _third_meeting(demo, community.id)
     living_lab = await demo_livinglab.live_polls(rt, sanne, m3.id)
@@ -478,8 +403,6 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     merged = await demo_community.rejoin_and_merge(rt, sanne, community.id, m3.session.join_code, PEOPLE["karin"], karin)
     erased = await demo_community.erase_on_request(rt, demo.accounts["admin"], m1.people["gast"].id)
     coders = await _coding(demo, m1)
-    await _backdate(rt, m1, minutes=85)
-    await _backdate(rt, m2, minutes=85)
 
     live = await sessions.get(rt, m3.id)
     current = next(a for a in live.activities if a.id == live.current_activity_id)
@@ -496,11 +419,13 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
         "polls": [p["question"] for p in living_lab],
         "cases": len(all_cases),
         "cities": sorted({c.city for c in all_cases}),
+        "follow_ups": trace["follow_ups"],
         "trace": {
             "case_id": demo.cases["groningen"],
             "shared_in": m1.id,
-            "outcome_id": adapted.id,
-            "derived_case_id": derived.id,
+            "outcome_id": trace["outcome_id"],
+            "follow_up_id": trace["follow_up_id"],
+            "derived_case_id": derived_id,
             "shared_again_in": m3.id,
         },
     }
@@ -1043,3 +968,177 @@ async def _backdate(rt: Runtime, meeting: _Meeting, *, minutes: int) -> None:
         for model, column in ((ConsentRecord, "recorded_at"), (Vote, "created_at")):
             for row in (await db.scalars(select(model).where(model.participant_id.in_(people)))).all():
                 setattr(row, column, moved(getattr(row, column)))
+
+
+# --- after the meetings: outcomes, check-ins answered by their owners, a derived case ------
+
+
+async def _after_the_meetings(demo: _Demo, m1: _Meeting, m2: _Meeting, community_id: int) -> dict[str, Any]:
+    """What the meetings led to. Zwolle adapts the Groningen practice (the outcome, from the
+    feedback notes and the case); its owner answers the check-ins through her private link (once
+    "in progress", then again: adapted in Zwolle, the earlier answer kept in the log); the
+    adaptation becomes a case derived from Groningen's, in one step. Antwerp's exchange with
+    Rotterdam has an overdue check-in, a Rotterdam policy change a due one. The meetings are
+    already moved back in time, so check-ins fall 1, 3 and 6 months after their real dates."""
+    rt, sanne, youssef, marieke = demo.rt, demo.accounts["sanne"], demo.accounts["youssef"], demo.accounts["marieke"]
+    first_day = outcomes.session_day(await sessions.get(rt, m1.id))
+    second_day = outcomes.session_day(await sessions.get(rt, m2.id))
+    await record.write_summary(rt, sanne, m1.id, SUMMARY_1)
+    await record.write_summary(rt, youssef, m2.id, SUMMARY_2)
+
+    trace_notes = [m1.note_ids[k] for k in ("trust", "tenants", "holtenbroek", "corporation")]
+    tenant_cluster = next(c["id"] for c in await notes.clusters(rt, m1.id) if c["name"] == "Huurders en VvE's")
+    adapted = await outcomes.record_outcome(
+        rt,
+        sanne,
+        m1.id,
+        {
+            "kind": "adapted_practice",
+            "title": "Zwolle past de Groningse buurtambassadeurs-aanpak aan voor Holtenbroek",
+            "what_changed": (
+                "De gemeente Zwolle en de woningcorporatie besloten een pilot met buurtambassadeurs in "
+                "Holtenbroek te starten: huurders eerst, de corporatie vanaf het begin aan tafel, en een "
+                "coördinator die gemeente en corporatie samen betalen."
+            ),
+            "who": "Gemeente Zwolle (team Wijkgericht Werken) en de woningcorporatie in Holtenbroek",
+            "change_agent": "De leergemeenschap, met de buurtambassadeurs uit Groningen als voorbeeld",
+            "when_on": (first_day + timedelta(weeks=11)).isoformat(),
+            "where": "Zwolle",
+            "significance": (
+                "De eerste keer dat een praktijk uit de leergemeenschap in een andere stad wordt "
+                "overgenomen, en aangepast aan een wijk waar vooral huurders wonen."
+            ),
+            "contribution": (
+                "De casus uit Groningen en de boosters en barrières uit de eerste bijeenkomst gaven het "
+                "ontwerp: beginnen bij huurders (barrière) en de corporatie laten meebetalen (idee dat "
+                "in de stemronde hoog eindigde)."
+            ),
+            "evidence": "Projectplan 'Warm Holtenbroek'; gesprek met de projectleider van de gemeente Zwolle.",
+            "verified_by": "Marieke Jansen (onderzoeker)",
+            "verified_on": (first_day + timedelta(weeks=12)).isoformat(),
+            "owner_name": "Eva Bosman",
+            "owner_email": "eva.bosman@zwolle.example",
+            "due_on": (first_day + timedelta(weeks=16)).isoformat(),
+        },
+        {"note_ids": trace_notes, "cluster_ids": [tenant_cluster], "case_ids": [demo.cases["groningen"]]},
+    )
+    one_month, three_months, _six = (await outcomes.view(rt, sanne, adapted.id)).follow_ups
+    await followups.answer(
+        rt,
+        outcomes.token_of(rt, one_month),
+        {
+            "progress": "in_progress",
+            "what_was_done": "Projectplan geschreven; de corporatie doet mee en betaalt de helft van de coördinator.",
+            "evidence": "Projectplan 'Warm Holtenbroek' (versie 0.9).",
+        },
+    )
+    three = outcomes.token_of(rt, three_months)
+    await followups.answer(
+        rt, three, {"progress": "in_progress", "what_was_done": "Zes ambassadeurs geworven; de training loopt."}
+    )
+    await followups.answer(
+        rt,
+        three,
+        {
+            "progress": "adapted",
+            "what_was_done": (
+                "De pilot is gestart met zes ambassadeurs (vier huurders, twee eigenaar-bewoners). In de eerste "
+                "weken zijn 140 huishoudens gesproken en 38 energiescans aangevraagd."
+            ),
+            "evidence": "Voortgangsrapportage aan de gemeenteraad; https://zwolle.example/warm-holtenbroek",
+            "adopting_city": "Zwolle",
+            "adaptations": (
+                "Huurders eerst in plaats van eigenaar-bewoners; de corporatie zit vanaf het begin aan tafel; "
+                "gemeente en corporatie betalen de coördinator samen (12 uur per week)."
+            ),
+        },
+    )
+    view = await outcomes.view(rt, sanne, adapted.id)
+    derived = await followups.derive_case(rt, sanne, adapted.id, followups.case_prefill(view) | DERIVED_CASE)
+    demo.cases["zwolle"] = derived.id
+
+    # After the second meeting: Antwerp and Rotterdam exchange civil servants (a check-in overdue).
+    exchange = await outcomes.record_outcome(
+        rt,
+        youssef,
+        m2.id,
+        {
+            "kind": "new_collaboration",
+            "title": "Antwerpen en Rotterdam wisselen ambtenaren uit rond wijkbudgetten",
+            "what_changed": (
+                "Twee ambtenaren van Stad Antwerpen lopen een maand mee met de wijkraad in Rotterdam; "
+                "daarna komt een Rotterdamse collega naar Antwerpen om te zien hoe de stadsmakelaar werkt."
+            ),
+            "who": "Stad Antwerpen en Gemeente Rotterdam",
+            "change_agent": "De discussie in de tweede bijeenkomst",
+            "when_on": (second_day + timedelta(weeks=3)).isoformat(),
+            "where": "Antwerpen",
+            "significance": "Kennis die in gesprekken blijft hangen wordt zo praktijkervaring: meelopen in plaats van lezen.",
+            "contribution": "Het idee ontstond in de discussie 'wie heeft een stem, en wie ontbreekt?'.",
+            "evidence": "Uitwisselingsafspraak tussen beide steden.",
+            "owner_name": "Thomas Peeters",
+            "owner_email": "thomas.peeters@antwerpen.example",
+            "follow_up_months": "1, 4",
+        },
+        {"note_ids": [m2.note_ids["exchange"]], "case_ids": [demo.cases["rotterdam"], demo.cases["antwerpen"]]},
+    )
+    # And a commitment whose first check-in is due now; its owner has no email: copy the link.
+    budget = await outcomes.record_outcome(
+        rt,
+        youssef,
+        m2.id,
+        {
+            "kind": "policy_change",
+            "title": "Rotterdam betaalt wijkraadsleden voor hun tijd",
+            "what_changed": "De wijkraad in Rotterdam-Zuid stelt een vergoeding voor wijkraadsleden voor aan de gemeenteraad.",
+            "who": "Gemeente Rotterdam, wijkraad Feijenoord",
+            "where": "Rotterdam",
+            "owner_name": "Karim Bouzid (wijkraad Feijenoord)",
+            "due_on": (second_day + timedelta(weeks=12)).isoformat(),
+            "follow_up_months": "2, 6",
+        },
+        {"note_ids": [m2.note_ids["overload"]], "case_ids": [demo.cases["rotterdam"]]},
+    )
+
+    # A community-level outcome: no session of its own.
+    await outcomes.record_outcome(
+        rt,
+        marieke,
+        None,
+        {
+            "community_id": community_id,
+            "kind": "knowledge_product",
+            "title": "Factsheet: boosters en barrières bij het overnemen van wijkpraktijken",
+            "what_changed": (
+                "De boosters en barrières uit de eerste twee bijeenkomsten zijn gebundeld in een factsheet "
+                "die de G32-steden gebruiken bij het starten van nieuwe wijkaanpakken."
+            ),
+            "who": "Onderzoekers en ambtenaren van de leergemeenschap",
+            "when_on": (second_day + timedelta(weeks=5)).isoformat(),
+            "significance": "Maakt stilzwijgende kennis uit de bijeenkomsten deelbaar buiten de groep.",
+            "contribution": "Gebaseerd op de notities van beide bijeenkomsten.",
+            "evidence": "Factsheet (pdf) gedeeld via het stedennetwerk.",
+            "follow_up_months": "12",
+        },
+        {"note_ids": [m1.note_ids["trust"], m2.note_ids["missing"]]},
+    )
+    states: dict[str, list[int]] = {}
+    for outcome_id in (adapted.id, exchange.id, budget.id):
+        for f in (await outcomes.view(rt, sanne if outcome_id == adapted.id else youssef, outcome_id)).follow_ups:
+            states.setdefault(followups.state_of(f), []).append(f.id)
+    return {"outcome_id": adapted.id, "follow_up_id": three_months.id, "follow_ups": states}
+
+
+SUMMARY_1 = (
+    "Groningen deelde de aanpak met buurtambassadeurs voor de warmtetransitie. De groep zag vertrouwen "
+    "als de grootste booster (bekende gezichten uit de wijk) en de verdeling tussen huurders, VvE's en "
+    "eigenaar-bewoners als de grootste barrière.\n\n"
+    "Zwolle wil de aanpak in Holtenbroek proberen, met huurders voorop en de corporatie vanaf het begin aan "
+    "tafel. Afgesproken: Groningen stuurt het trainingsmateriaal; de volgende bijeenkomst koppelt Zwolle terug."
+)
+SUMMARY_2 = (
+    "Rotterdam en Antwerpen vergeleken hun wijkbudgetten. Een eigen budget maakt bewoners serieus, maar "
+    "wijkraadsleden werken vele uren onbetaald en jongeren en nieuwkomers ontbreken.\n\n"
+    "Afgesproken: een uitwisseling van ambtenaren tussen beide steden, en Rotterdam onderzoekt een vergoeding "
+    "voor wijkraadsleden."
+)

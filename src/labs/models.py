@@ -137,24 +137,39 @@ class VoteRoundStatus(enum.StrEnum):
 
 
 class OutcomeKind(enum.StrEnum):
-    commitment = "commitment"
     new_practice = "new_practice"
     adapted_practice = "adapted_practice"
     policy_change = "policy_change"
-    collaboration = "collaboration"
+    new_collaboration = "new_collaboration"
     knowledge_product = "knowledge_product"
+    other = "other"
 
 
 class FollowUpStatus(enum.StrEnum):
+    """The check-in itself: waiting for its owner, answered (perhaps more than once), or called off."""
+
     planned = "planned"
-    done = "done"
+    answered = "answered"
     cancelled = "cancelled"
+
+
+class Progress(enum.StrEnum):
+    """Where the practice stands, as its owner reports in a check-in."""
+
+    planned = "planned"
+    in_progress = "in_progress"
+    adopted = "adopted"
+    adapted = "adapted"
+    scaled = "scaled"
+    stopped = "stopped"
 
 
 class ActorKind(enum.StrEnum):
     account = "account"
     participant = "participant"
     system = "system"
+    # The owner of an outcome answering a check-in through its private link (id: the follow-up).
+    owner = "owner"
 
 
 # --- accounts and access -------------------------------------------------------------------
@@ -228,6 +243,8 @@ class LabSession(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     join_code: Mapped[str] = mapped_column(String(16), unique=True)
     consent_text_version: Mapped[str] = mapped_column(String(32), default="2026-11")
+    # The facilitator's summary for the record (a server default: older writers leave it out).
+    summary: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The per-session event counter: bumped inside each change's transaction so seq stays gapless.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     current_activity_id: Mapped[int | None] = mapped_column(
@@ -458,13 +475,22 @@ class Outcome(Base):
     title: Mapped[str] = mapped_column(String(200))
     what_changed: Mapped[str] = mapped_column(Text, default="")
     who: Mapped[str] = mapped_column(String(200), default="")  # the social actor that changed
+    change_agent: Mapped[str] = mapped_column(String(200), default="")  # who influenced that change
     when_on: Mapped[date | None] = mapped_column(Date)
     where: Mapped[str | None] = mapped_column(String(120))  # city
     significance: Mapped[str] = mapped_column(Text, default="")
     contribution: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[str] = mapped_column(Text, default="")
+    # Substantiation: who confirmed the evidence, and when.
+    verified_by: Mapped[str] = mapped_column(String(200), default="")
+    verified_on: Mapped[date | None] = mapped_column(Date)
+    # A commitment or action has an owner (who answers the check-ins) and a due date.
+    owner_name: Mapped[str] = mapped_column(String(120), default="")
+    owner_email: Mapped[str | None] = mapped_column(String(254))
+    due_on: Mapped[date | None] = mapped_column(Date)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 
 
 class OutcomeSource(Base):
@@ -479,15 +505,27 @@ class OutcomeSource(Base):
 
 
 class FollowUp(Base):
-    """A later check on an outcome: was it carried out, adopted, sustained?"""
+    """A check-in on an outcome weeks later, answered by its owner through a private link: was it
+    carried out, adopted elsewhere, adapted, scaled, stopped?"""
 
     __tablename__ = "follow_up"
     id: Mapped[int] = mapped_column(primary_key=True)
     outcome_id: Mapped[int] = mapped_column(ForeignKey("outcome.id", ondelete="CASCADE"), index=True)
     due_on: Mapped[date] = mapped_column(Date)
     status: Mapped[FollowUpStatus] = mapped_column(enum_column(FollowUpStatus), default=FollowUpStatus.planned)
-    findings: Mapped[str] = mapped_column(Text, default="")
-    done_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    # The private link's token is derived from this nonce and the secret key; only its SHA-256 is
+    # looked up, so neither a copy of the database nor the nonce alone opens the form.
+    token_nonce: Mapped[str | None] = mapped_column(String(32))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    # The latest answer (earlier ones stay in the outcome's event log).
+    progress: Mapped[Progress | None] = mapped_column(enum_column(Progress))
+    findings: Mapped[str] = mapped_column(Text, default="")  # what was done
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    adopting_city: Mapped[str | None] = mapped_column(String(120))
+    adaptations: Mapped[str] = mapped_column(Text, default="")  # what was changed to fit there
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    done_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)  # when it was last answered
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 

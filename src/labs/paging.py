@@ -42,8 +42,8 @@ class Page(Generic[T]):
 def numbers(page: Any, per_page: Any = None) -> tuple[int, int]:
     """Page number (from 1) and size from a query string, checked."""
     try:
-        number = int(page or 1)
-        size = int(per_page or PER_PAGE)
+        number = int(1 if page in (None, "") else page)
+        size = int(PER_PAGE if per_page in (None, "") else per_page)
     except (TypeError, ValueError):
         raise Invalid("page and per_page must be whole numbers.", {"page": "A whole number from 1."}) from None
     if number < 1 or not 1 <= size <= MAX_PER_PAGE:

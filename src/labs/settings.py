@@ -32,6 +32,9 @@ class Settings:
     # Keys the HMAC behind research pseudonyms. Kept apart from the data (never in the database, so
     # never in its backups): whoever holds a copy of the database cannot link pseudonyms to people.
     pseudonym_key: str = ""
+    # Outgoing mail for follow-up check-ins (`labs followups send`); see labs.mail.
+    smtp_url: str = field(default_factory=lambda: _env("LABS_SMTP_URL", ""))
+    mail_from: str = field(default_factory=lambda: _env("LABS_MAIL_FROM", "Labs <labs@localhost>"))
     debug: bool = field(default_factory=lambda: _env("LABS_DEBUG", "0") == "1")
     # The deletion log: kept beside, never inside, the database, so restoring an older backup of
     # the database leaves it whole and `labs privacy reapply` can erase those people again.

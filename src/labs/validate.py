@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from labs.errors import Invalid
@@ -47,3 +48,37 @@ def integer(value: Any, field: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise Invalid("%(field)s must be a number.", {field: "Must be a number."}, field=field) from None
+
+
+def day(value: Any, field: str, label: str, *, required: bool = False) -> date | None:
+    """A calendar date (YYYY-MM-DD, as a date input sends it)."""
+    if value in (None, ""):
+        if required:
+            raise Invalid("%(label)s is required.", {field: "Give a date (YYYY-MM-DD)."}, label=label)
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise Invalid(
+            "%(label)s must be a date (YYYY-MM-DD), not %(value)r.",
+            {field: "Give a date (YYYY-MM-DD)."},
+            label=label,
+            value=str(value),
+        ) from None
+
+
+def email(value: Any, field: str, label: str) -> str | None:
+    """An optional email address: something@domain, at most 254 characters, lower-cased domain."""
+    result = text(value, field, label, 254)
+    if not result:
+        return None
+    local, at, domain = result.rpartition("@")
+    if not at or not local or "." not in domain or any(ch.isspace() for ch in result):
+        raise Invalid(
+            "%(label)s is not an email address.", {field: "An email address, e.g. name@example.org."}, label=label
+        )
+    return f"{local}@{domain.lower()}"

@@ -277,7 +277,7 @@ async def outcomes(
     today = today or datetime.now(UTC).date()
     of = FollowUp.outcome_id == Outcome.id
     total = select(func.count()).where(of).scalar_subquery()
-    answered = select(func.count()).where(of, FollowUp.status == FollowUpStatus.done).scalar_subquery()
+    answered = select(func.count()).where(of, FollowUp.status == FollowUpStatus.answered).scalar_subquery()
     planned = (of, FollowUp.status == FollowUpStatus.planned)
     overdue = select(func.count()).where(*planned, FollowUp.due_on < today).scalar_subquery()
     next_due = select(func.min(FollowUp.due_on)).where(*planned).scalar_subquery()

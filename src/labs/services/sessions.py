@@ -329,6 +329,7 @@ async def update_activity(
     fields = _activity_fields(data)
     async with events.change(rt) as tx:
         session = await load_for(tx.db, session_id, account)
+        _not_closed(session)  # a closed session's agenda is its record
         activity = _activity_of(session, activity_id)
         for key, value in fields.items():
             setattr(activity, key, value)
@@ -341,6 +342,7 @@ async def update_activity(
 async def remove_activity(rt: Runtime, account: Account, session_id: int, activity_id: int) -> None:
     async with events.change(rt) as tx:
         session = await load_for(tx.db, session_id, account)
+        _not_closed(session)  # a closed session's agenda is its record
         activity = _activity_of(session, activity_id)
         if activity.opened_at is not None:
             raise Conflict("This activity has already run; it stays in the record.")
@@ -353,6 +355,7 @@ async def remove_activity(rt: Runtime, account: Account, session_id: int, activi
 async def move_activity(rt: Runtime, account: Account, session_id: int, activity_id: int, offset: int) -> None:
     async with events.change(rt) as tx:
         session = await load_for(tx.db, session_id, account)
+        _not_closed(session)  # a closed session's agenda is its record
         activity = _activity_of(session, activity_id)
         order = list(session.activities)
         index = order.index(activity)

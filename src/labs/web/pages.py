@@ -12,9 +12,10 @@ from litestar.response import Redirect
 from labs import auth, i18n
 from labs.auth import SESSION_COOKIE, Identity
 from labs.errors import LabsError
-from labs.models import Role, SessionKind
+from labs.models import Role, SessionKind, SessionStatus
 from labs.runtime import Runtime
 from labs.services import accounts, communities, participants, sessions
+from labs.web import record
 from labs.web.forms import form_data, safe_next
 from labs.web.render import LANG_COOKIE, failed, page
 
@@ -178,6 +179,7 @@ async def _plan_page(request: Req, rt: Runtime, identity: Identity, session_id: 
         facilitators=await sessions.facilitators(rt, session_id),
         kinds=list(SessionKind),
         communities=await communities.choices_for(rt, identity.account),
+        tab="plan",
         activity_types=["brainstorm", "discussion", "case_presentation", "voting", "reflection"],
         form=extra.pop("form", {}),
         errors=extra.pop("errors", {}),
@@ -185,7 +187,16 @@ async def _plan_page(request: Req, rt: Runtime, identity: Identity, session_id: 
     )
 
 
-@get("/sessions/{session_id:int}", guards=[auth.facilitator])
+@get("/sessions/{session_id:int}", guards=[auth.require(Role.facilitator, Role.researcher)])
+async def session_home(request: Req, rt: Runtime, identity: Identity, session_id: int) -> Response[Any]:
+    """A closed session's page is its record; before that, its plan."""
+    assert identity.account
+    if identity.account.role is Role.researcher or (await sessions.get(rt, session_id)).status is SessionStatus.closed:
+        return await record.record_page(request, rt, identity.account, session_id)
+    return await _plan_page(request, rt, identity, session_id)
+
+
+@get("/sessions/{session_id:int}/plan", guards=[auth.facilitator])
 async def session_plan(request: Req, rt: Runtime, identity: Identity, session_id: int) -> Response[Any]:
     return await _plan_page(request, rt, identity, session_id)
 
@@ -322,6 +333,7 @@ routes = [
     session_list,
     session_new,
     session_create,
+    session_home,
     session_plan,
     session_update,
     agenda_change,
