@@ -308,6 +308,56 @@ async def test_concurrent_posters_reach_both_listeners_gapless(
     assert sorted(r.json()["seq"] for r in responses) == list(range(start + 1, end + 1))
 
 
+async def read_batches_through(ws: ClientConnection, after: int, through: int) -> list[list[dict[str, Any]]]:
+    """Frames of a batch=1 stream after `after` up to seq `through`: each {"events": [...]}."""
+    frames: list[list[dict[str, Any]]] = []
+    while (frames[-1][-1]["seq"] if frames else after) < through:
+        item = await frame(ws)
+        assert set(item) == {"events"} and item["events"], item
+        assert all(set(e) == EVENT_KEYS for e in item["events"])
+        frames.append(item["events"])
+    return frames
+
+
+async def test_batched_stream_carries_several_events_per_frame_gapless(
+    server: LiveServer, http: httpx.AsyncClient, fac: str
+) -> None:
+    """?batch=1: a burst arrives in fewer frames than events, in order, each event once; a
+    catch-up comes in frames of up to 100; clients without batch=1 still get one event a frame."""
+    session = await create_session(http, fac)
+    sid = session["id"]
+    people = await join_many(http, session["join_code"], 12)
+    start = await last_seq(http, fac, sid)
+    url = f"{server.ws_url}/api/v1/sessions/{sid}/stream?batch=1&after={start}"
+    async with connect(url, additional_headers=bearer(fac), open_timeout=TIMEOUT) as batched, \
+            open_stream(server, fac, sid, after=start) as single:
+        await ping(batched)
+        await ping(single)
+        responses = await asyncio.gather(*(
+            post_note(http, p["token"], sid, f"{p['participant_id']}/{i}") for p in people for i in range(10)
+        ))
+        assert_all_created(responses)
+        end = await last_seq(http, fac, sid)
+        frames, singles = await asyncio.gather(read_batches_through(batched, start, end),
+                                               read_through(single, start, end))
+        await assert_quiet(batched)
+        await assert_quiet(single)
+    flat = [e for f in frames for e in f]
+    assert_gapless(flat, start)
+    assert flat == singles == (await event_log(http, fac, sid, after=start))["events"]
+    assert len(frames) < len(flat), "a burst of 120 notes should share frames"
+    # Catching up: the whole backlog in frames of at most 100 events.
+    async with connect(f"{server.ws_url}/api/v1/sessions/{sid}/stream?batch=1&after=0",
+                       additional_headers=bearer(fac), open_timeout=TIMEOUT) as late:
+        caught = await read_batches_through(late, 0, end)
+        await assert_quiet(late)
+    assert [len(f) for f in caught] == [100] * (end // 100) + ([end % 100] if end % 100 else [])
+    assert_gapless([e for f in caught for e in f], 0)
+    # The OpenAPI description says so too.
+    schema = (await http.get(server.base_url + "/api/docs/openapi.json")).json()
+    assert '?batch=1' in schema["info"]["description"] and '{"events": [...]}' in schema["info"]["description"]
+
+
 async def test_retry_storm_creates_one_note(http: httpx.AsyncClient, fac: str) -> None:
     session = await create_session(http, fac)
     sid = session["id"]

@@ -292,8 +292,9 @@ async def test_console_actions_need_csrf(client: AsyncTestClient[Any], rt: Any) 
     assert accepted.status_code == 204
 
 
-async def test_each_event_is_rendered_once_per_audience(settings: Any) -> None:
-    """Many clients of one audience share one rendering of each event."""
+async def test_each_event_is_rendered_once_per_view_and_language(settings: Any) -> None:
+    """Many clients of one view and language share one rendering of each batch of events; a
+    Dutch participant's frames are rendered in Dutch, an English one's in English."""
     import asyncio
 
     from litestar.channels import ChannelsPlugin
@@ -302,14 +303,14 @@ async def test_each_event_is_rendered_once_per_audience(settings: Any) -> None:
     from labs import live
     from labs.db import Database
     from labs.runtime import Runtime
-    from labs.services import sessions
-    from labs.web.fragments import render_event
+    from labs.services import notes, participants, sessions
+    from labs.web.fragments import render
 
     calls: list[tuple[int, str]] = []
 
-    async def counting(rt_: Any, session_id: int, views: dict[str, dict[str, Any]]) -> dict[str, str]:
-        calls.extend((view["seq"], audience) for audience, view in views.items())
-        return await render_event(rt_, session_id, views)
+    async def counting(rt_: Any, session_id: int, batch: list[dict[str, dict[str, Any]]]) -> dict[str, str]:
+        calls.extend((views[key]["seq"], key) for views in batch for key in views)
+        return await render(rt_, session_id, batch)
 
     rt = Runtime(settings, Database(settings.database_url, pooled=False))
     channels = ChannelsPlugin(MemoryChannelsBackend(), arbitrary_channels_allowed=True)
@@ -319,8 +320,10 @@ async def test_each_event_is_rendered_once_per_audience(settings: Any) -> None:
         facilitator = await make_account(rt)
         session = await sessions.create(rt, facilitator, {"title": "Lab", "agenda": AGENDA})
         received: dict[int, list[str]] = {}
+        kinds = [("participant", "en")] * 4 + [("participant", "nl")] * 2 + [("console", "en")] * 2
+        kinds += [(live.JSON_FACILITATOR, "en")] * 3
         tasks = []
-        for i, audience in enumerate(["participant"] * 5 + ["console"] * 2 + [live.JSON_FACILITATOR] * 3):
+        for i, (audience, lang) in enumerate(kinds):
             received[i] = []
 
             async def send(frame: str, i: int = i) -> None:
@@ -329,20 +332,31 @@ async def test_each_event_is_rendered_once_per_audience(settings: Any) -> None:
             async def nothing() -> None:
                 return None
 
-            client = live.Client(audience=audience, send=send)
+            client = live.Client(audience=audience, send=send, lang=lang)
             tasks.append(asyncio.create_task(hub.serve(session.id, client, session.last_seq, nothing)))
         await asyncio.sleep(0.1)
-        await sessions.start(rt, facilitator, session.id)  # two events: started, activity activated
+        session = await sessions.start(rt, facilitator, session.id)  # two events: started, activity activated
+        person, _ = await participants.join(rt, session.join_code, {"display_name": "Anna", "consent": "none"}, "x")
+        await notes.post(rt, session.id, {"client_id": "c1", "body": "Groene daken"}, participant=person)
+        last = (await sessions.get(rt, session.id)).last_seq
         for _ in range(100):
-            if all(len(frames) >= 2 for frames in received.values()):
+            if all(f'data-seq="{last}"' in frames[-1] or f'"seq": {last},' in frames[-1]
+                   for frames in received.values() if frames):
                 break
             await asyncio.sleep(0.02)
         for task in tasks:
             task.cancel()
         await hub.stop()
     await rt.db.dispose()
-    assert all(len(frames) == 2 for frames in received.values()), {k: len(v) for k, v in received.items()}
-    assert sorted(calls) == [(2, "console"), (2, "participant"), (3, "console"), (3, "participant")]
+    # Every client got every event once: JSON clients without batch=1 one frame each.
+    assert [json.loads(f)["seq"] for f in received[len(kinds) - 1]] == list(range(2, last + 1))
+    assert all(f'data-seq="{last}"' in frames[-1] for i, frames in received.items() if i < 8)
+    # Each event was rendered once per view key, whatever the number of its clients.
+    keys = ["console:en", "json", "participant:en", "participant:nl"]
+    assert sorted(calls) == sorted((seq, key) for seq in range(2, last + 1) for key in keys if key != "json")
+    dutch, english = "".join(received[4]), "".join(received[0])
+    assert ">Idee<" in dutch and ">Stem</button>" in dutch and ">Vote</button>" not in dutch
+    assert ">Idea<" in english and ">Vote</button>" in english
 
 
 async def test_research_overview_counts_without_personal_data(client: AsyncTestClient[Any], rt: Any) -> None:
@@ -371,12 +385,12 @@ async def test_a_stalled_socket_does_not_hold_up_the_room(settings: Any) -> None
     from labs.db import Database
     from labs.runtime import Runtime
     from labs.services import notes, participants, sessions
-    from labs.web.fragments import render_event
+    from labs.web.fragments import render
 
     rt = Runtime(settings, Database(settings.database_url, pooled=False))
     channels = ChannelsPlugin(MemoryChannelsBackend(), arbitrary_channels_allowed=True)
     async with channels:
-        hub = live.Hub(rt, channels, render_event)
+        hub = live.Hub(rt, channels, render)
         rt.publisher = hub.publish
         facilitator = await make_account(rt)
         session = await sessions.start(
@@ -423,6 +437,83 @@ async def test_a_stalled_socket_does_not_hold_up_the_room(settings: Any) -> None
         await hub.stop()
     await rt.db.dispose()
     assert slow == list(range(start, last + 1))
+
+
+async def test_a_subscriber_that_never_reads_is_dropped_and_resyncs(settings: Any, monkeypatch: Any) -> None:
+    """A socket that never takes another frame holds a bounded backlog, is dropped (its connection
+    is then closed with 1011) once a frame has waited SLOW_WRITE_S, and the others get every event
+    meanwhile; reconnecting with the last seq it applied, it gets the rest."""
+    import asyncio
+
+    from litestar.channels import ChannelsPlugin
+    from litestar.channels.backends.memory import MemoryChannelsBackend
+
+    from labs import live
+    from labs.db import Database
+    from labs.runtime import Runtime
+    from labs.services import notes, participants, sessions
+    from labs.web.fragments import render
+
+    monkeypatch.setattr(live, "SLOW_WRITE_S", 0.5)
+    rt = Runtime(settings, Database(settings.database_url, pooled=False))
+    channels = ChannelsPlugin(MemoryChannelsBackend(), arbitrary_channels_allowed=True)
+    async with channels:
+        hub = live.Hub(rt, channels, render)
+        rt.publisher = hub.publish
+        facilitator = await make_account(rt)
+        session = await sessions.start(
+            rt, facilitator, (await sessions.create(rt, facilitator, {"title": "Lab", "agenda": AGENDA})).id
+        )
+        person, _ = await participants.join(rt, session.join_code, {"display_name": "A", "consent": "none"}, "x")
+        fast: list[int] = []
+        stuck_at: list[int] = []
+
+        async def fast_send(frame: str) -> None:
+            fast.append(json.loads(frame)["seq"])
+
+        async def never(frame: str) -> None:
+            stuck_at.append(json.loads(frame)["seq"])
+            await asyncio.Event().wait()  # the socket never takes it
+
+        async def nothing() -> None:
+            return None
+
+        start = session.last_seq + 1
+        stuck = live.Client(live.JSON_FACILITATOR, never)
+        served = asyncio.create_task(hub.serve(session.id, stuck, start - 1, nothing))
+        fine = live.Client(live.JSON_FACILITATOR, fast_send)
+        other = asyncio.create_task(hub.serve(session.id, fine, start - 1, nothing))
+        await asyncio.sleep(0.1)
+        for i in range(20):
+            await notes.post(rt, session.id, {"client_id": f"c{i}", "body": "x" * 2000}, participant=person)
+            assert stuck.queued_bytes <= live.CLIENT_BACKLOG_BYTES
+        last = (await sessions.get(rt, session.id)).last_seq
+        with pytest.raises(live.TooSlow):
+            await asyncio.wait_for(served, 5)
+        for _ in range(100):
+            if fast and fast[-1] == last:
+                break
+            await asyncio.sleep(0.02)
+        assert fast == list(range(start, last + 1)), "the stuck client held up the others"
+        assert stuck not in hub.rooms[session.id].clients
+        # Back with the last seq it applied (the frame it got stuck on never arrived).
+        back: list[int] = []
+
+        async def back_send(frame: str) -> None:
+            back.append(json.loads(frame)["seq"])
+
+        resumed = asyncio.create_task(hub.serve(session.id, live.Client(live.JSON_FACILITATOR, back_send),
+                                                stuck.sent_seq, nothing))
+        for _ in range(100):
+            if back and back[-1] == last:
+                break
+            await asyncio.sleep(0.02)
+        for task in (other, resumed):
+            task.cancel()
+        await hub.stop()
+    await rt.db.dispose()
+    assert stuck.sent_seq == start - 1 and stuck_at[0] == start
+    assert back == list(range(start, last + 1))
 
 
 async def test_share_a_case_and_write_notes_about_it(client: AsyncTestClient[Any], rt: Any) -> None:

@@ -19,7 +19,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
-from labs import __version__
+from labs import __version__, shared
 from labs.auth import Identity, identify
 from labs.db import Database
 from labs.errors import LabsError
@@ -41,7 +41,7 @@ from labs.web import (
     record,
     research_api,
 )
-from labs.web.fragments import render_event
+from labs.web.fragments import render
 from labs.web.render import page
 
 log = logging.getLogger(__name__)
@@ -113,8 +113,12 @@ def _validation_message(exc: ValidationException) -> str:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     channels = ChannelsPlugin(backend=channels_backend(settings.channels_url), arbitrary_channels_allowed=True)
-    runtime = Runtime(settings=settings, db=Database(settings.database_url, pooled=settings.database_pool))
-    hub = Hub(runtime, channels, render_event)
+    runtime = Runtime(
+        settings=settings,
+        db=Database(settings.database_url, pooled=settings.database_pool),
+        shared=shared.for_channels(settings.channels_url),
+    )
+    hub = Hub(runtime, channels, render)
     runtime.publisher = hub.publish
 
     @asynccontextmanager
@@ -123,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             await hub.stop()
+            await runtime.shared.close()
             await runtime.db.dispose()
 
     return Litestar(
@@ -163,7 +168,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/api/docs",
             # The schema only (/api/docs/openapi.json): the bundled UIs load scripts from a CDN.
             render_plugins=[JsonRenderPlugin()],
-            description="Integration API for city dashboards and research tools. See docs/api.md.",
+            description=(
+                "Integration API for city dashboards and research tools. See docs/api.md.\n\n"
+                "Live stream: websocket GET /api/v1/sessions/{id}/stream?after=N (bearer token). "
+                'One JSON text frame per event, {"seq", "type", "at", "data"}, in seq order without '
+                'gaps; with ?batch=1 (opt-in) each frame is {"events": [...]} holding one or more '
+                "consecutive events (catch-up in frames of up to 100; a busy session's events "
+                "gathered over about 50 ms). Resume with after=<last seq applied>; messages "
+                '{"type": "ping"} and {"type": "resync", "after": N}; close 1011 means reconnect.'
+            ),
         ),
         debug=settings.debug,
     )

@@ -1,9 +1,15 @@
-"""Live delivery: one channel subscription per session per process (a Room), which renders each
-event once per audience and hands the result to every local client of that audience.
+"""Live delivery: one channel subscription per session per process (a Room), which renders what
+arrived once per view and language and hands the result to every local client of that view.
 
 A client says the last seq it applied; it gets everything after that from the database, then the
 live stream, with duplicates dropped by seq. The database is the truth; the channel is a doorbell
-that also carries the event, and a gap in what it rings is filled from the database."""
+that also carries the event, and a gap in what it rings is filled from the database.
+
+Events are delivered in batches: whatever arrived while the room was busy sending the last batch
+(or within WINDOW_S of its start) goes out together, in seq order, as one frame per client (HTML
+views get the out-of-band fragments of all of them; JSON clients that asked for `batch=1` get
+{"events": [...]}; other JSON clients one frame per event). A quiet session's event leaves at
+once. The work of a burst then grows with the number of clients, not clients x events."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,12 +35,27 @@ log = logging.getLogger(__name__)
 # Past this many missed events an HTML view reloads its regions instead of replaying each one.
 HTML_REPLAY_LIMIT = 300
 CATCH_UP_PAGE = 500
-CLIENT_QUEUE = 2000
+# At most this many events in one frame (a catch-up of 500 is five frames).
+FRAME_EVENTS = 100
+# A batch leaves at the earliest this long after the previous one started: under a burst the room
+# sends 20 frames a second to each client, each holding what came in meanwhile.
+WINDOW_S = 0.05
 # A caught-up client's frame is written straight to its socket; one whose socket does not take it
-# within this time of the event (its buffer is full: a phone on bad Wi-Fi) gets its own pace.
+# within this time of the batch (its buffer is full: a phone on bad Wi-Fi) gets its own pace.
 DIRECT_SEND_BUDGET_S = 0.02
+# A client at its own pace may hold this much undelivered before it is caught up from the
+# database instead, and may take this long over one frame before it is dropped (it reconnects
+# with its last seq and resumes): a subscriber that never reads costs a bounded amount and no one
+# else's time.
+CLIENT_BACKLOG_BYTES = 1 << 20
+CLIENT_QUEUE = 500
+SLOW_WRITE_S = 10.0
 # PostgreSQL NOTIFY payloads stop at 8000 bytes: larger events ring only the doorbell.
 DOORBELL_ONLY_ABOVE = 7000
+FRAME_CACHE = 200
+# Each room also reads where its log stands this often, and the channel's listener is restarted
+# when it has stopped: events reach the clients even while Redis or PostgreSQL restarts, if later.
+WATCH_S = 1.0
 
 # The views a frame is rendered for, and whose eyes each one is (labs.catalogue decides what each
 # audience may read of an event). JSON clients get the event; HTML views get fragments.
@@ -47,33 +69,66 @@ AUDIENCE_OF = {
     "projector": Audience.projector,
     "participant": Audience.participant,
 }
-# Renders one event's HTML frames: view name -> the event as that view's audience may read it.
-Renderer = Callable[[Runtime, int, dict[str, dict[str, Any]]], Awaitable[dict[str, str]]]
+# Renders a batch of events for HTML views: per event, view key ("participant:nl") -> the event
+# as that view's audience may read it; returns view key -> one frame for the whole batch.
+Renderer = Callable[[Runtime, int, list[dict[str, dict[str, Any]]]], Awaitable[dict[str, str]]]
+
+
+class TooSlow(Exception):
+    """A client whose socket did not take a frame within SLOW_WRITE_S: it is dropped."""
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Events first..last of a session as one view receives them: one text, or (JSON clients
+    without batch=1) one text per event."""
+
+    first: int
+    last: int
+    texts: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(len(t) for t in self.texts)
 
 
 @dataclass(eq=False)
 class Client:
-    audience: str
+    audience: str  # the view: console, projector, participant, json or json-participant
     send: Callable[[str], Awaitable[None]]
-    queue: asyncio.Queue[tuple[int, str] | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
+    lang: str = "en"
+    # JSON clients: several events per frame ({"events": [...]}), asked for with ?batch=1.
+    # HTML views always get one frame per batch (its fragments are applied in order).
+    batch: bool = False
+    queue: asyncio.Queue[Frames | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
+    queued_bytes: int = 0
     sent_seq: int = 0
     overflowed: bool = False
     # True while its pump waits on an empty queue: the room may then write frames itself, which
-    # spares waking one task per client per event (the main cost of fanning out to 1,000 phones).
+    # spares waking one task per client per batch (the main cost of fanning out to 1,000 phones).
     idle: bool = False
     sending: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def write(self, seq: int, frame: str) -> None:
-        async with self.sending:
-            await self.send(frame)
-        self.sent_seq = max(self.sent_seq, seq)
+    @property
+    def key(self) -> str:
+        """What its frames are rendered for: the view, in the client's language for HTML, and
+        whether JSON comes batched."""
+        if self.audience in JSON_AUDIENCES:
+            return f"{self.audience}:batch" if self.batch else self.audience
+        return f"{self.audience}:{self.lang}"
 
-    async def send_now(self, seq: int, frame: str) -> bool:
-        """Write the next frame straight away if this client is caught up; False: queue it."""
-        if not self.idle or self.sending.locked() or seq != self.sent_seq + 1:
+    async def write(self, frames: Frames) -> None:
+        async with self.sending:
+            for text in frames.texts:
+                await self.send(text)
+        self.sent_seq = max(self.sent_seq, frames.last)
+
+    async def send_now(self, frames: Frames) -> bool:
+        """Write the next frames straight away if this client is caught up; False: queue them."""
+        if not self.idle or self.sending.locked() or frames.first != self.sent_seq + 1:
             return False
         try:
-            await self.write(seq, frame)
+            await self.write(frames)
         except Exception:
             # A closed socket: its pump fails on the next write and its connection is closed.
             self.fall_behind()
@@ -93,17 +148,24 @@ class Client:
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(None)
 
-    def offer(self, seq: int, frame: str) -> None:
+    def offer(self, frames: Frames) -> None:
         if self.overflowed:
             return
         try:
-            self.queue.put_nowait((seq, frame))
+            if self.queued_bytes + frames.size > CLIENT_BACKLOG_BYTES:
+                raise asyncio.QueueFull
+            self.queue.put_nowait(frames)
+            self.queued_bytes += frames.size
         except asyncio.QueueFull:
             # Too slow to keep up: stop feeding it; its pump resynchronises it from the database.
             self.overflowed = True
-            with contextlib.suppress(asyncio.QueueEmpty):
+            while not self.queue.empty():
                 self.queue.get_nowait()
+            self.queued_bytes = 0
             self.queue.put_nowait(None)
+
+    def take(self, frames: Frames) -> None:
+        self.queued_bytes = max(0, self.queued_bytes - frames.size)
 
 
 class Room:
@@ -111,25 +173,48 @@ class Room:
         self.hub = hub
         self.session_id = session_id
         self.clients: set[Client] = set()
-        self.last_seq = 0
+        self.last_seq = 0  # received, in order (delivered, or waiting in `pending`)
+        self.pending: list[dict[str, Any]] = []
+        self.wake = asyncio.Event()
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.lock = asyncio.Lock()
 
     async def run(self) -> None:
+        sender = asyncio.create_task(self.send_batches(), name=f"room-{self.session_id}-send")
         try:
-            async with self.hub.channels.start_subscription([Stream.session(self.session_id).channel]) as sub:
-                # Subscribed first, then read where the log stands: nothing falls in between.
-                async with self.hub.rt.db.read() as db:
-                    self.last_seq = await events.last_seq(db, Stream.session(self.session_id))
-                self.ready.set()
-                async for raw in sub.iter_events():
-                    try:
-                        await self.receive(json.loads(raw))
-                    except Exception:
-                        log.exception("live delivery for session %s failed", self.session_id)
+            while True:
+                try:
+                    async with self.hub.channels.start_subscription([Stream.session(self.session_id).channel]) as sub:
+                        # Subscribed first, then read where the log stands: nothing falls in between.
+                        await self.check()
+                        async for raw in sub.iter_events():
+                            try:
+                                await self.receive(json.loads(raw))
+                            except Exception:
+                                log.exception("live delivery for session %s failed", self.session_id)
+                except Exception:
+                    # The channel is down (Redis or PostgreSQL restarting): the clients keep what
+                    # they have, the watch reads new events from the log meanwhile, and the room
+                    # subscribes again.
+                    log.warning("channel of session %s failed; subscribing again", self.session_id, exc_info=True)
+                    if not self.ready.is_set():
+                        await self.check()
+                    await asyncio.sleep(WATCH_S)
         finally:
+            sender.cancel()
             self.ready.set()
+
+    async def check(self) -> None:
+        """Read where the log stands: the first time, that is where the room starts; later, what
+        the channel did not ring (it was down, or a message was lost) is fetched and delivered."""
+        async with self.hub.rt.db.read() as db:
+            last = await events.last_seq(db, Stream.session(self.session_id))
+        if not self.ready.is_set():
+            self.last_seq = last
+            self.ready.set()
+        elif last > self.last_seq:
+            await self.receive({"seq": last})
 
     async def receive(self, event: dict[str, Any]) -> None:
         async with self.lock:
@@ -145,23 +230,43 @@ class Room:
                     batch = [events.wire(e) for e in await events.since(db, stream, self.last_seq)]
             for item in batch:
                 if item["seq"] > self.last_seq:
-                    await self.deliver(item)
+                    self.pending.append(item)
                     self.last_seq = item["seq"]
+            self.wake.set()
 
-    async def deliver(self, event: dict[str, Any]) -> None:
+    async def send_batches(self) -> None:
+        started = 0.0
+        while True:
+            await self.wake.wait()
+            # Whatever else arrives before the window is up goes in the same batch.
+            await asyncio.sleep(max(0.0, started + WINDOW_S - time.monotonic()))
+            self.wake.clear()
+            batch, self.pending = self.pending[:FRAME_EVENTS], self.pending[FRAME_EVENTS:]
+            if self.pending:
+                self.wake.set()
+            if not batch:
+                continue
+            started = time.monotonic()
+            try:
+                await self.deliver(batch)
+            except Exception:
+                # The clients notice the gap on the next batch and catch up from the database.
+                log.exception("live delivery for session %s failed", self.session_id)
+
+    async def deliver(self, batch: list[dict[str, Any]]) -> None:
         # A client that arrives while this renders is not in the list: its catch-up from the
-        # database (which starts after it registered) already holds this event.
+        # database (which starts after it registered) already holds these events.
         clients = list(self.clients)
-        frames = await self.hub.frames(self.session_id, event, {client.audience for client in clients})
-        seq, done = event["seq"], 0
+        frames = await self.hub.frames(self.session_id, batch, {client.key for client in clients})
+        done = 0
         while done < len(clients):
             try:
                 # One timer for the whole run: a write only waits when that socket's buffer is
                 # full, and then for no longer than what is left of the budget.
                 async with asyncio.timeout(DIRECT_SEND_BUDGET_S):
                     for client in clients[done:]:
-                        if not await client.send_now(seq, frames[client.audience]):
-                            client.offer(seq, frames[client.audience])
+                        if not await client.send_now(frames[client.key]):
+                            client.offer(frames[client.key])
                         done += 1
             except TimeoutError:
                 # Nothing was written (uvicorn waits for the socket before it writes a frame).
@@ -175,53 +280,73 @@ class Hub:
         self.channels = channels
         self.render_html = render_html
         self.rooms: dict[int, Room] = {}
-        # (session, seq, audience) -> frame: catch-up of many clients after a venue Wi-Fi drop
-        # renders each missed event once, not once per client.
-        self._frames: OrderedDict[tuple[int, int, str], str] = OrderedDict()
-        # (session, note id) -> seqs of its cached frames: once a note is hidden or deleted, the
-        # frames that showed its text must not serve a later catch-up.
-        self._note_seqs: dict[tuple[int, int], list[int]] = {}
+        # (session, first seq, last seq) -> view key -> frames: a catch-up of many clients after a
+        # venue Wi-Fi drop renders each missed stretch once per view, not once per client.
+        self._frames: OrderedDict[tuple[int, int, int], dict[str, Frames]] = OrderedDict()
+        self._watching: asyncio.Task[None] | None = None
 
-    async def frames(self, session_id: int, event: dict[str, Any], audiences: set[str]) -> dict[str, str]:
-        """The event's frame for each audience, each rendered once (and kept for catch-ups)."""
-        seq = event["seq"]
-        self._forget_withheld(session_id, event)
-        missing = [a for a in audiences if (session_id, seq, a) not in self._frames]
+    async def frames(self, session_id: int, batch: list[dict[str, Any]], keys: set[str]) -> dict[str, Frames]:
+        """The batch's frames for each view key, each rendered once (and kept for catch-ups)."""
+        if any(e.get("type") in ("note.hidden", "note.deleted") for e in batch):
+            # Frames that showed that note's text must not serve a later catch-up.
+            for cached in [k for k in self._frames if k[0] == session_id]:
+                del self._frames[cached]
+        span = (session_id, batch[0]["seq"], batch[-1]["seq"])
+        made = self._frames.setdefault(span, {})
+        self._frames.move_to_end(span)
+        missing = [k for k in keys if k not in made]
         if missing:
-            views = await self._views(event, missing)
-            html = {a: v for a, v in views.items() if a not in JSON_AUDIENCES}
-            made = await self.render_html(self.rt, session_id, html) if html else {}
-            for audience in missing:
-                if audience in JSON_AUDIENCES:
-                    made[audience] = json.dumps(views[audience])
-                self._frames[(session_id, seq, audience)] = made[audience]
-        while len(self._frames) > 20_000:
+            made.update(await self._render(session_id, batch, missing))
+        while len(self._frames) > FRAME_CACHE:
             self._frames.popitem(last=False)
-        return {a: self._frames[(session_id, seq, a)] for a in audiences}
+        return {k: made[k] for k in keys}
 
-    def _forget_withheld(self, session_id: int, event: dict[str, Any]) -> None:
-        if event.get("type") not in catalogue.NOTE_TYPES or not isinstance(event["data"].get("id"), int):
-            return
-        key = (session_id, event["data"]["id"])
-        if event["type"] in ("note.hidden", "note.deleted"):
-            for seq in self._note_seqs.pop(key, []):
-                for audience in AUDIENCE_OF:
-                    self._frames.pop((session_id, seq, audience), None)
-        self._note_seqs.setdefault(key, []).append(event["seq"])
-        while len(self._note_seqs) > 20_000:  # as bounded as the frames it points at
-            self._note_seqs.pop(next(iter(self._note_seqs)))
+    async def _render(self, session_id: int, batch: list[dict[str, Any]], keys: list[str]) -> dict[str, Frames]:
+        views = await self._views(batch, keys)
+        first, last = batch[0]["seq"], batch[-1]["seq"]
+        out: dict[str, Frames] = {}
+        html = [k for k in keys if k.split(":")[0] not in JSON_AUDIENCES]
+        if html:
+            rendered = await self.render_html(self.rt, session_id, [{k: v[k] for k in html} for v in views])
+            out.update({k: Frames(first, last, (rendered[k],)) for k in html})
+        for key in keys:
+            if key in html:
+                continue
+            texts = [json.dumps(v[key]) for v in views]
+            joined = ('{"events": [' + ", ".join(texts) + "]}",) if key.endswith(":batch") else tuple(texts)
+            out[key] = Frames(first, last, joined)
+        return out
 
-    async def _views(self, event: dict[str, Any], audiences: list[str]) -> dict[str, dict[str, Any]]:
-        """The event as each view's audience may read it, with one read of the people and notes it
-        names (none for events that name nobody)."""
+    async def _views(self, batch: list[dict[str, Any]], keys: list[str]) -> list[dict[str, dict[str, Any]]]:
+        """Each event as each view's audience may read it, with one read of the people and notes
+        the whole batch names (none when it names nobody)."""
         known = catalogue.Refs()
-        if catalogue.participant_ids([event]) or catalogue.account_ids([event]) or catalogue.note_ids([event]):
+        if catalogue.participant_ids(batch) or catalogue.account_ids(batch) or catalogue.note_ids(batch):
             async with self.rt.db.read() as db:
-                known = await events.refs(db, [event])
-        return {a: catalogue.view(event, AUDIENCE_OF[a], known) for a in audiences}
+                known = await events.refs(db, batch)
+        audiences = {AUDIENCE_OF[k.split(":")[0]] for k in keys}
+        seen = [{a: catalogue.view(event, a, known) for a in audiences} for event in batch]
+        return [{k: by_audience[AUDIENCE_OF[k.split(":")[0]]] for k in keys} for by_audience in seen]
 
-    async def frame(self, session_id: int, event: dict[str, Any], audience: str) -> str:
-        return (await self.frames(session_id, event, {audience}))[audience]
+    async def watch(self) -> None:
+        """The rooms' safety net (the database is the truth, the channel only a doorbell)."""
+        while self.rooms:
+            await asyncio.sleep(WATCH_S)
+            self._revive_listener()
+            for room in list(self.rooms.values()):
+                if room.ready.is_set():
+                    try:
+                        await room.check()
+                    except Exception:
+                        log.warning("reading the log of session %s failed", room.session_id, exc_info=True)
+
+    def _revive_listener(self) -> None:
+        # The channels plugin reads the backend in one task, which ends for good when the backend
+        # fails (Redis went away); once it can be read again, a new one takes over.
+        task = self.channels._sub_task
+        if task is not None and task.done():
+            log.warning("the channel listener stopped; starting it again")
+            self.channels._sub_task = asyncio.create_task(self.channels._sub_worker())
 
     async def publish(self, stream: Stream, event: dict[str, Any]) -> None:
         # wait_published sends straight through the backend: a failure here is logged by the
@@ -232,7 +357,8 @@ class Hub:
         await self.channels.wait_published(message, [stream.channel])
 
     async def serve(self, session_id: int, client: Client, after: int, on_reset: Callable[[], Awaitable[None]]) -> None:
-        """Feed one client until its connection ends: catch up from `after`, then stream."""
+        """Feed one client until its connection ends: catch up from `after`, then stream. Raises
+        TooSlow for a client whose socket stopped taking frames (its connection is then closed)."""
         room = self.room(session_id)
         room.clients.add(client)  # before ready: the room is never torn down under a joining client
         await room.ready.wait()
@@ -243,24 +369,36 @@ class Hub:
                 client.idle = client.queue.empty()
                 item = await client.queue.get()
                 client.idle = False
-                if item is None:  # overflowed, too slow or asked to resync: start again from what it has
+                if item is not None:
+                    client.take(item)
+                    if item.last <= client.sent_seq:
+                        continue
+                if item is None or item.first != client.sent_seq + 1:
+                    # Overflowed, too slow, asked to resync, or a stretch that does not follow on
+                    # what it has: start again from the database.
                     client.overflowed = False
                     await self.catch_up(session_id, client, on_reset)
                     continue
-                seq, frame = item
-                if seq > client.sent_seq:
-                    await client.write(seq, frame)
+                await self._write(client, item)
         finally:
             room.clients.discard(client)
             if not room.clients and room.task:
                 room.task.cancel()
                 self.rooms.pop(session_id, None)
 
+    async def _write(self, client: Client, frames: Frames) -> None:
+        try:
+            await asyncio.wait_for(client.write(frames), SLOW_WRITE_S)
+        except TimeoutError:
+            raise TooSlow(f"no frame taken in {SLOW_WRITE_S:g} s") from None
+
     def room(self, session_id: int) -> Room:
         room = self.rooms.get(session_id)
         if room is None or room.task is None or room.task.done():
             room = self.rooms[session_id] = Room(self, session_id)
             room.task = asyncio.create_task(room.run(), name=f"room-{session_id}")
+        if self._watching is None or self._watching.done():
+            self._watching = asyncio.create_task(self.watch(), name="rooms-watch")
         return room
 
     async def catch_up(self, session_id: int, client: Client, on_reset: Callable[[], Awaitable[None]]) -> None:
@@ -276,8 +414,10 @@ class Hub:
                         return
                 else:
                     backlog = await events.since(db, stream, client.sent_seq, limit=CATCH_UP_PAGE)
-            for event in backlog:
-                await client.write(event.seq, await self.frame(session_id, events.wire(event), client.audience))
+            wires = [events.wire(e) for e in backlog]
+            for start in range(0, len(wires), FRAME_EVENTS):
+                part = wires[start : start + FRAME_EVENTS]
+                await self._write(client, (await self.frames(session_id, part, {client.key}))[client.key])
             if html or len(backlog) < CATCH_UP_PAGE:
                 return
 
@@ -286,3 +426,5 @@ class Hub:
             if room.task:
                 room.task.cancel()
         self.rooms.clear()
+        if self._watching:
+            self._watching.cancel()

@@ -11,6 +11,7 @@ from labs.db import Database
 from labs.events import Stream
 from labs.ratelimit import Limits
 from labs.settings import Settings
+from labs.shared import Memory, Shared
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,14 @@ class Runtime:
     settings: Settings
     db: Database
     publisher: Publisher = field(default=_nowhere)
-    limits: Limits = field(default_factory=Limits)
-    # Participant token digest -> (expiry, participant): every post and page asks who is asking.
-    participants_by_token: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    # What the processes of a deployment share (labs.shared): rate limits, who is behind a token.
+    shared: Shared = field(default_factory=Memory)
+    limits: Limits = field(init=False)
+    # Group commits of this process by what they write (labs.groupcommit): "notes".
+    groups: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.limits = Limits(self.shared)
 
     async def publish(self, stream: Stream, event: dict[str, Any]) -> None:
         # A failed publish must not fail the (already committed) change: clients fill gaps from the db.

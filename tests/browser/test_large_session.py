@@ -1,7 +1,8 @@
 """A 1,000-note session in a real browser: the projector fits one screen (1920x1080 and 1280x720)
 with the prompt, timer, join code and the wall, pinned notes first and then the newest; a phone
-keeps a bounded page (newest notes live, later ones behind "New notes: N", older ones a page away);
-the console filters its wall by kind, cluster and hidden, live notes included."""
+keeps a bounded page (newest notes live, later ones behind "New notes: N", older ones a page away),
+and a Dutch phone gets live notes in Dutch; the console filters its wall by kind, cluster and
+hidden, live notes included."""
 
 from __future__ import annotations
 
@@ -169,6 +170,24 @@ def test_phone_stays_bounded_in_a_large_session(browser: Browser, large: Any) ->
         expect(page.locator("#wall textarea")).to_have_count(0)
         mine.get_by_role("button", name="Edit").click()
         expect(mine.locator("textarea")).to_have_value("Typed after the rush")
+    finally:
+        context.close()
+
+
+def test_dutch_phone_gets_live_notes_in_dutch(browser: Browser, large: Any) -> None:
+    server, _token, sid, tokens = large
+    context = new_context(browser, server, locale="nl-NL", **PHONE)
+    try:
+        context.add_cookies([{"name": f"labs_p{sid}", "value": tokens[6], "url": server.base_url}])
+        page = context.new_page()
+        page.goto(f"/p/{sid}")
+        connected(page)
+        expect(page.locator("#wall .note").nth(1).locator(".note-kind")).not_to_have_text("")
+        post_notes(server, sid, tokens[7:], 1, "Dutch", ["idea"])
+        card = note(page, "Dutch 0: green roofs on every school")
+        expect(card.locator(".note-kind")).to_have_text("Idee")
+        expect(card.get_by_role("button", name="Stem", include_hidden=True)).to_have_count(1)
+        expect(page.locator("#wall")).not_to_contain_text("Vote")
     finally:
         context.close()
 

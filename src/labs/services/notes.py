@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from labs import catalogue, events, validate
-from labs.errors import Conflict, Forbidden, Invalid, NotFound, RateLimited
+from labs.errors import Conflict, Forbidden, Invalid, LabsError, NotFound, RateLimited
 from labs.events import Actor, Stream
+from labs.groupcommit import GroupCommit
 from labs.models import (
     Account,
     CaseShare,
@@ -96,6 +97,22 @@ async def _existing(rt: Runtime, session_id: int, client_id: str) -> tuple[Note,
         return (note, note_data(note, await _author(db, note))) if note else None
 
 
+@dataclass(frozen=True)
+class _Post:
+    """One note post, checked as far as it can be without the database."""
+
+    session_id: int
+    client_id: str
+    body: str
+    kind: NoteKind
+    data: dict[str, Any]  # what else it asked for: activity_id, case_id, participant_id (proxy)
+    participant: Participant | None
+    account: Account | None
+
+
+Answer = tuple[dict[str, Any], int | None]
+
+
 async def post(
     rt: Runtime,
     session_id: int,
@@ -103,54 +120,135 @@ async def post(
     *,
     participant: Participant | None = None,
     account: Account | None = None,
-) -> tuple[dict[str, Any], int | None]:
+) -> Answer:
     """Post a note as a participant, or as a facilitator (for themself or, with participant_id,
     for a proxy participant). Returns (note data, seq); seq is None when the client_id was seen
-    before: the first note is returned and nothing new is written."""
+    before: the first note is returned and nothing new is written.
+
+    Posts that arrive while a commit is in flight are written together in the next transaction
+    (labs.groupcommit): one commit per group, each post answered once the commit that holds it
+    has succeeded, and a post that fails (bad input, a closed session) fails alone."""
     client_id = _client_id(data.get("client_id"))
     body = _body(data.get("body"))
     kind = validate.choice(NoteKind, data.get("kind") or "idea", "kind")
     try:
-        if participant is not None and not rt.limits.notes.take(f"p{participant.id}"):
+        if participant is not None and not await rt.limits.notes.take(f"p{participant.id}"):
             raise RateLimited("You are posting very fast. Wait a few seconds.")
-        async with events.change(rt) as tx:
-            session = await _live_session(tx.db, session_id, account)
-            author_id = (
-                participant.id if participant else await _proxy_id(tx.db, session_id, data.get("participant_id"))
-            )
-            activity_id = await _activity_id(tx.db, session, data.get("activity_id"))
-            note = Note(
-                session_id=session_id,
-                activity_id=activity_id,
-                participant_id=author_id,
-                entered_by_id=account.id if account else None,
-                client_id=client_id,
-                body=body,
-                kind=kind,
-                case_id=await _case_id(tx.db, session_id, data.get("case_id")),
-            )
-            tx.db.add(note)
-            await tx.db.flush()
-            payload = note_data(note, participant.display_name if participant else await _author(tx.db, note))
-            actor = Actor.participant(participant.id) if participant else Actor.account(account.id)  # type: ignore[union-attr]
-            event = await tx.emit(Stream.session(session_id), catalogue.NoteAdded(**note_state(note)), actor)
+        return await _writer(rt).submit(_Post(session_id, client_id, body, kind, data, participant, account))
     except (IntegrityError, RateLimited, Conflict):
         # A resend of a note that was stored (its answer got lost) is answered with the first note,
-        # even once posting is closed or limited. Trying the insert first spares every post this
-        # lookup; resends are rare. Access was checked before the insert.
+        # even once posting is closed or limited. Resends are rare: only then is this looked up.
         if (found := await _existing(rt, session_id, client_id)) is not None:
             return found[1], None
         raise
-    return payload, event.seq
 
 
-async def _live_session(db: AsyncSession, session_id: int, account: Account | None) -> LabSession:
-    session = await load_for(db, session_id, account) if account else await db.get(LabSession, session_id)
-    if session is None:
-        raise NotFound("No such session.")
+def _writer(rt: Runtime) -> GroupCommit[_Post, Answer]:
+    writer = rt.groups.get("notes")
+    if writer is None:
+
+        async def commit(posts: list[_Post]) -> list[Answer | BaseException]:
+            return await _commit(rt, posts)
+
+        writer = rt.groups["notes"] = GroupCommit(commit)
+    return writer
+
+
+async def _commit(rt: Runtime, posts: list[_Post]) -> list[Answer | BaseException]:
+    """Write a group of posts in one transaction: each note and its event row through the same
+    change, with one read of the sessions and of the client ids seen before, and one insert."""
+    answers: list[Answer | BaseException | None] = [None] * len(posts)
+    first_of: dict[tuple[int, str], int] = {}  # a client id twice in the group: the first wins
+    written: list[tuple[int, dict[str, Any]]] = []
+    async with events.change(rt) as tx:
+        db = tx.db
+        ids = {p.session_id for p in posts}
+        live = {s.id: s for s in (await db.scalars(select(LabSession).where(LabSession.id.in_(ids)))).all()}
+        stored: dict[tuple[int, str], Note] = {}
+        for sid in ids:
+            wanted = [p.client_id for p in posts if p.session_id == sid]
+            found = await db.scalars(select(Note).where(Note.session_id == sid, Note.client_id.in_(wanted)))
+            stored.update({(sid, n.client_id): n for n in found.all()})
+        rows: list[dict[str, Any]] = []
+        for i, p in enumerate(posts):
+            key = (p.session_id, p.client_id)
+            try:
+                # Access first: a client id must not hand out someone else's note.
+                session = await load_for(db, p.session_id, p.account) if p.account else live.get(p.session_id)
+                if session is None:
+                    raise NotFound("No such session.")
+                if key in stored:
+                    answers[i] = (note_data(stored[key], await _author(db, stored[key])), None)
+                elif key not in first_of:
+                    rows.append(await _row(db, p, session))
+                    first_of[key] = i
+                    written.append((i, rows[-1]))
+            except LabsError as error:
+                answers[i] = error
+        if rows:
+            for sid in ids:
+                if count := sum(1 for row in rows if row["session_id"] == sid):
+                    await tx.reserve(Stream.session(sid), count)
+            new_ids = (await db.execute(insert(Note).returning(Note.id, sort_by_parameter_order=True), rows)).scalars()
+            for (i, row), note_id in zip(written, new_ids.all(), strict=True):
+                state = _state({**row, "id": note_id})
+                p = posts[i]
+                actor = Actor.participant(p.participant.id) if p.participant else Actor.account(p.account.id)  # type: ignore[union-attr]
+                event = await tx.emit(Stream.session(p.session_id), catalogue.NoteAdded(**state), actor)
+                answers[i] = ({**_api(state), "author": await _author_of(db, p, row)}, event.seq)
+    for i, p in enumerate(posts):
+        if answers[i] is None:  # the same client id earlier in this group: that note
+            first = answers[first_of[(p.session_id, p.client_id)]]
+            answers[i] = (first[0], None) if isinstance(first, tuple) else first
+    return [a for a in answers if a is not None]
+
+
+async def _row(db: AsyncSession, p: _Post, session: LabSession) -> dict[str, Any]:
+    """The note row a post asks for, after the checks that need the database."""
     if session.status is not SessionStatus.live:
         raise Conflict("Notes can be posted while the session is live.")
-    return session
+    now = datetime.now(UTC)
+    return {
+        "session_id": p.session_id,
+        "activity_id": await _activity_id(db, session, p.data.get("activity_id")),
+        "participant_id": p.participant.id
+        if p.participant
+        else await _proxy_id(db, p.session_id, p.data.get("participant_id")),
+        "entered_by_id": p.account.id if p.account else None,
+        "client_id": p.client_id,
+        "body": p.body,
+        "kind": p.kind,
+        "case_id": await _case_id(db, p.session_id, p.data.get("case_id")),
+        "cluster_id": None,
+        "hidden": False,
+        "pinned": False,
+        "deleted": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _state(row: dict[str, Any]) -> dict[str, Any]:
+    """note_state of a row written with a Core insert (no ORM object to read it from)."""
+    return {
+        **{k: row[k] for k in ("id", "client_id", "body", "activity_id", "participant_id", "entered_by_id")},
+        **{k: row[k] for k in ("case_id", "cluster_id", "hidden", "pinned", "deleted")},
+        "kind": row["kind"].value,
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+def _api(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k != "entered_by_id"}
+
+
+async def _author_of(db: AsyncSession, p: _Post, row: dict[str, Any]) -> str | None:
+    if p.participant is not None:
+        return p.participant.display_name
+    if row["participant_id"] is not None:
+        proxy = await db.get(Participant, row["participant_id"])
+        return proxy.display_name if proxy else None
+    return p.account.display_name if p.account else None
 
 
 async def _proxy_id(db: AsyncSession, session_id: int, value: Any) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -70,7 +70,7 @@ async def join(rt: Runtime, code: str, data: dict[str, Any], client: str, device
     async with rt.db.read() as db:
         session = await db.scalar(select(LabSession).where(LabSession.join_code == code)) if code else None
     if session is None:
-        if not rt.limits.failed_joins.take(client):
+        if not await rt.limits.failed_joins.take(client):
             raise RateLimited("Too many attempts. Wait a minute and try again.")
         raise NotFound(
             "There is no session with this code. Check the code on the screen.", {"join_code": "Unknown code."}
@@ -127,29 +127,50 @@ async def change_consent(rt: Runtime, participant: Participant, choice: str) -> 
         if current is None or session is None:
             raise NotFound("No such participant.")
         current.consent = consent
-        if current.token_hash:
-            rt.participants_by_token.pop(current.token_hash, None)
         tx.db.add(ConsentRecord(participant_id=current.id, choice=consent, text_version=session.consent_text_version))
         await tx.emit(
             Stream.session(session.id),
             catalogue.ConsentChanged(participant_id=current.id, consent=consent.value),
             Actor.participant(current.id),
         )
+    if current.token_hash:  # committed: every worker reads the new choice from now on
+        await rt.shared.forget(f"participant:{current.token_hash}")
     return current
 
 
 async def by_token(rt: Runtime, token: str) -> Participant | None:
-    """The participant behind a token, remembered for a short while (tokens never change hands)."""
-    digest, now = token_digest(token), time.monotonic()
-    if (hit := rt.participants_by_token.get(digest)) and hit[0] > now:
-        return hit[1]
+    """The participant behind a token, remembered for a short while in the shared store (tokens
+    never change hands; a consent change forgets it), so a post or page costs no query for it."""
+    digest = token_digest(token)
+    if (known := await rt.shared.recall(f"participant:{digest}")) is not None:
+        return _participant(known)
     async with rt.db.read() as db:
         participant = await db.scalar(select(Participant).where(Participant.token_hash == digest))
     if participant is not None:
-        if len(rt.participants_by_token) > 50_000:
-            rt.participants_by_token.clear()
-        rt.participants_by_token[digest] = (now + TOKEN_CACHE_S, participant)
+        await rt.shared.remember(f"participant:{digest}", _remembered(participant), TOKEN_CACHE_S)
     return participant
+
+
+def _remembered(p: Participant) -> dict[str, Any]:
+    return {
+        **{k: getattr(p, k) for k in ("id", "session_id", "member_id", "display_name", "organisation", "city")},
+        **{k: getattr(p, k) for k in ("token_hash", "proxy")},
+        "sector": p.sector.value if p.sector else None,
+        "consent": p.consent.value,
+        "joined_at": p.joined_at.isoformat(),
+    }
+
+
+def _participant(known: dict[str, Any]) -> Participant:
+    """A participant as remembered: read-only (services load the row again to change it)."""
+    return Participant(
+        **{
+            **known,
+            "sector": Sector(known["sector"]) if known["sector"] else None,
+            "consent": Consent(known["consent"]),
+            "joined_at": datetime.fromisoformat(known["joined_at"]),
+        }
+    )
 
 
 async def in_session(rt: Runtime, session_id: int) -> list[Participant]:

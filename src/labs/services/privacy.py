@@ -75,7 +75,7 @@ async def withdraw(rt: Runtime, participant: Participant) -> list[Participant]:
             assert session is not None
             p.consent = Consent.none
             if p.token_hash:
-                rt.participants_by_token.pop(p.token_hash, None)
+                await rt.shared.forget(f"participant:{p.token_hash}")
             tx.db.add(
                 ConsentRecord(participant_id=p.id, choice=Consent.none, text_version=session.consent_text_version)
             )
@@ -137,7 +137,7 @@ async def _erase_rows(
             await tx.db.execute(update(Note).where(notes).values(participant_id=None))
         done.participants.append(_fingerprint(p))
         if p.token_hash:
-            rt.participants_by_token.pop(p.token_hash, None)
+            await rt.shared.forget(f"participant:{p.token_hash}")
         await tx.db.delete(p)
         await tx.db.flush()
         await tx.emit(

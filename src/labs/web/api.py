@@ -23,6 +23,7 @@ from labs.runtime import Runtime
 from labs.services import accounts, cases, notes, participants, sessions, votes
 from labs.web import fragments
 from labs.web.participant import client_key, current_participant
+from labs.web.render import request_lang
 
 MAX_WS_MESSAGE = 64 * 1024
 
@@ -377,9 +378,12 @@ async def _stream_audience(socket: WebSocket[Any, Any, State], rt: Runtime, sess
 
 
 @websocket("/sessions/{session_id:int}/stream")
-async def stream(socket: WebSocket[Any, Any, State], session_id: int, after: int = 0, view: str | None = None) -> None:
-    """Every event after `after`, then live: one JSON text frame per event (HTML fragments for
-    the app's own pages, which ask with ?view=). Messages: {"type": "ping"} → pong;
+async def stream(
+    socket: WebSocket[Any, Any, State], session_id: int, after: int = 0, view: str | None = None, batch: int = 0
+) -> None:
+    """Every event after `after`, then live: one JSON text frame per event, or with batch=1 frames
+    {"events": [...]} of one or more consecutive events (HTML fragments for the app's own pages,
+    which ask with ?view=; several events per frame). Messages: {"type": "ping"} → pong;
     {"type": "resync", "after": N}."""
     rt: Runtime = socket.app.state.runtime
     hub: live.Hub = socket.app.state.hub
@@ -396,12 +400,15 @@ async def stream(socket: WebSocket[Any, Any, State], session_id: int, after: int
     async def send(frame: str) -> None:
         await socket.send_text(frame)
 
-    async def reset() -> None:
-        await send(await fragments.snapshot(rt, session_id, audience))
+    lang = request_lang(socket, await auth.identify(socket))
 
-    client = live.Client(audience=audience, send=send)
+    async def reset() -> None:
+        await send(await fragments.snapshot(rt, session_id, audience, lang))
+
+    client = live.Client(audience=audience, send=send, lang=lang, batch=batch == 1)
     pump = asyncio.create_task(hub.serve(session_id, client, max(after, 0), reset))
-    # If delivery fails, close with 1011 so the client reconnects and resumes from its last seq.
+    # If delivery fails (or the client stopped reading), close with 1011 so the client reconnects
+    # and resumes from its last seq.
     pump.add_done_callback(lambda t: t.cancelled() or asyncio.ensure_future(_close(socket, 1011)))
     try:
         while True:

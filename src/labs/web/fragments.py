@@ -19,7 +19,7 @@ CONSOLE, PROJECTOR, PARTICIPANT = "console", "projector", "participant"
 HTML_AUDIENCES = (CONSOLE, PROJECTOR, PARTICIPANT)
 
 REGIONS = ("status", "agenda", "current", "timer", "wall", "votes", "people", "clusters", "cases", "poll", "poll_count")
-# Which regions an event type changes (note events change one card; see render_event).
+# Which regions an event type changes (note events change one card; see render).
 REGIONS_BY_EVENT = {
     "session.started": ("status", "agenda", "current", "timer", "wall"),
     "session.closed": ("status", "agenda", "current", "timer"),
@@ -116,36 +116,52 @@ def visible(note: dict[str, Any], audience: str) -> bool:
     return not note.get("deleted") and (audience == CONSOLE or not note.get("hidden"))
 
 
-async def render_event(rt: Runtime, session_id: int, views: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """The frame of one event for each view, from what that view's audience may read of it
-    (labs.catalogue.view) and one read of the regions it changed."""
-    kind = next((v["type"] for v in views.values() if v["type"] != REDACTED), REDACTED)
+async def render(rt: Runtime, session_id: int, batch: list[dict[str, dict[str, Any]]]) -> dict[str, str]:
+    """One frame per view key ("participant:nl") for a batch of events, each event as that view's
+    audience may read it (labs.catalogue.view; per event: key -> view). Notes render from what
+    their events carry; the regions the batch changed are read once, as they stand now, and
+    rendered once per view and language."""
+    keys = list(batch[0]) if batch else []
+    regions = {
+        r
+        for event in batch
+        for v in event.values()
+        if v["type"] != REDACTED
+        for r in REGIONS_BY_EVENT.get(v["type"], ())
+    }
+    has_notes = any(v["type"] in NOTE_EVENTS for event in batch for v in event.values())
     ctx: dict[str, Any] = {"regions": []}
-    if any(v["type"] in NOTE_EVENTS for v in views.values()):
+    if regions:
+        ctx = await state(rt, session_id, tuple(r for r in REGIONS if r in regions or (has_notes and r == "clusters")))
+    elif has_notes:
         ctx = {
             "session": await sessions.get(rt, session_id),
             "regions": [],
             "clusters": {c["id"]: c["name"] for c in await notes.clusters(rt, session_id)},
         }
-    elif kind in REGIONS_BY_EVENT:
-        ctx = await state(rt, session_id, REGIONS_BY_EVENT[kind])
     frames = {}
-    for audience, seen in views.items():
-        if seen["type"] == REDACTED:  # not for these eyes: only the seq moves on
-            frames[audience] = _frame(seen["seq"], REDACTED, audience, {"regions": [], "note": None})
-            continue
-        note = seen["data"] if seen["type"] in NOTE_EVENTS else None
-        frames[audience] = _frame(seen["seq"], seen["type"], audience, {**ctx, "note": note})
+    for key in keys:
+        audience, lang = key.split(":")
+        seen = [event[key] for event in batch if event[key]["type"] != REDACTED]
+        # The last event of each note is its state at the end of the batch: one card each.
+        latest = {v["data"]["id"]: v["data"] for v in seen if v["type"] in NOTE_EVENTS}
+        mine = {r for v in seen for r in REGIONS_BY_EVENT.get(v["type"], ())}
+        cards = [(n, _on_wall(n, audience, ctx)) for n in latest.values()]
+        frames[key] = _frame(
+            batch[-1][key]["seq"], audience, lang, {**ctx, "regions": [r for r in ctx["regions"] if r in mine]}, cards
+        )
     return frames
 
 
-def _frame(seq: int, kind: str, audience: str, ctx: dict[str, Any]) -> str:
-    note: dict[str, Any] | None = ctx.get("note")
-    on_wall = note is not None and note["activity_id"] == ctx["session"].current_activity_id and visible(note, audience)
-    return fragment("live/stream.html", "frame", seq=seq, event_type=kind, audience=audience, on_wall=on_wall, **ctx)
+def _on_wall(note: dict[str, Any], audience: str, ctx: dict[str, Any]) -> bool:
+    return note["activity_id"] == ctx["session"].current_activity_id and visible(note, audience)
 
 
-async def snapshot(rt: Runtime, session_id: int, audience: str) -> str:
+def _frame(seq: int, audience: str, lang: str, ctx: dict[str, Any], cards: list[tuple[dict[str, Any], bool]]) -> str:
+    return fragment("live/stream.html", "frame", seq=seq, audience=audience, lang=lang, cards=cards, **ctx)
+
+
+async def snapshot(rt: Runtime, session_id: int, audience: str, lang: str) -> str:
     """Every region at once, out of band: a view that fell too far behind starts over from this."""
     ctx = await state(rt, session_id)
-    return _frame(ctx["session"].last_seq, "snapshot", audience, ctx)
+    return _frame(ctx["session"].last_seq, audience, lang, ctx, [])

@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 from jinja2_fragments import render_block
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.enums import MediaType
 from litestar.utils.scope.state import ScopeState
@@ -32,7 +33,9 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def request_lang(request: Request[Any, Any, State], identity: Identity | None = None) -> str:
+def request_lang(request: ASGIConnection[Any, Any, Any, Any], identity: Identity | None = None) -> str:
+    """The reader's language: their choice (cookie, then account), else the browser's, else English.
+    Pages and live streams (their frames are rendered per language) ask alike."""
     preferred = request.cookies.get(LANG_COOKIE)
     if not preferred and identity and identity.account:
         preferred = identity.account.language
