@@ -29,8 +29,7 @@ async def _live(rt: Any, facilitator: Any, title: str = "Lab") -> Any:
 
 
 async def _join(rt: Any, code: str, name: str) -> Any:
-    person, _token = await participants.join(rt, code, {"display_name": name, "consent": "none"}, name)
-    return person
+    return (await participants.join(rt, code, {"display_name": name, "consent": "none"}, name)).participant
 
 
 async def _log(rt: Any, facilitator: Any, sid: int) -> list[dict[str, Any]]:

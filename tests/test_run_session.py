@@ -336,7 +336,8 @@ async def test_each_event_is_rendered_once_per_view_and_language(settings: Any) 
             tasks.append(asyncio.create_task(hub.serve(session.id, client, session.last_seq, nothing)))
         await asyncio.sleep(0.1)
         session = await sessions.start(rt, facilitator, session.id)  # two events: started, activity activated
-        person, _ = await participants.join(rt, session.join_code, {"display_name": "Anna", "consent": "none"}, "x")
+        joined = await participants.join(rt, session.join_code, {"display_name": "Anna", "consent": "none"}, "x")
+        person = joined.participant
         await notes.post(rt, session.id, {"client_id": "c1", "body": "Groene daken"}, participant=person)
         last = (await sessions.get(rt, session.id)).last_seq
         for _ in range(100):
@@ -464,7 +465,8 @@ async def test_a_subscriber_that_never_reads_is_dropped_and_resyncs(settings: An
         session = await sessions.start(
             rt, facilitator, (await sessions.create(rt, facilitator, {"title": "Lab", "agenda": AGENDA})).id
         )
-        person, _ = await participants.join(rt, session.join_code, {"display_name": "A", "consent": "none"}, "x")
+        joined = await participants.join(rt, session.join_code, {"display_name": "A", "consent": "none"}, "x")
+        person = joined.participant
         fast: list[int] = []
         stuck_at: list[int] = []
 

@@ -287,8 +287,8 @@ class Hub:
 
     async def frames(self, session_id: int, batch: list[dict[str, Any]], keys: set[str]) -> dict[str, Frames]:
         """The batch's frames for each view key, each rendered once (and kept for catch-ups)."""
-        if any(e.get("type") in ("note.hidden", "note.deleted") for e in batch):
-            # Frames that showed that note's text must not serve a later catch-up.
+        if any(e.get("type") in ("note.hidden", "note.deleted", "participant.erased") for e in batch):
+            # Frames that showed those notes' text (or its author) must not serve a later catch-up.
             for cached in [k for k in self._frames if k[0] == session_id]:
                 del self._frames[cached]
         span = (session_id, batch[0]["seq"], batch[-1]["seq"])
