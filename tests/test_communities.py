@@ -314,6 +314,7 @@ async def test_page_shows_cases_and_outcomes_with_follow_ups(client: AsyncTestCl
     page = await client.get(f"/communities/{cid}")
     assert "Buurtambassadeurs" in page.text and "Karin" in page.text
     assert "Zwolle adapts it" in page.text and "0 of 2 answered" in page.text and "1 overdue" in page.text
+    assert f'href="/outcomes/{outcome.id}"' in page.text and f'href="/cases/{case.id}"' in page.text
     listed = (await client.get(f"/api/v1/communities/{cid}/outcomes", headers=headers)).json()["items"]
     assert [(o["title"], o["follow_ups"], o["overdue"], o["next_due"]) for o in listed] == [
         ("Zwolle adapts it", 2, 1, "2026-05-01")
