@@ -9,6 +9,7 @@ import email
 import email.policy
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -16,11 +17,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from alembic import command
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
-from labs import events
+from labs import events, migrate
 from labs.events import Stream
 from labs.models import FollowUp, LabSession
 from labs.services import outcomes, sessions
@@ -56,6 +58,16 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
         yield handler, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def migrated(db_url: str) -> str:
+    """The test database as the CLI expects it: the PostgreSQL one is made by create_all, so it is
+    stamped with the head revision (the SQLite copy was made by the migrations themselves)."""
+    if db_url.startswith("postgresql"):
+        with ThreadPoolExecutor(1) as pool:  # Alembic runs a loop of its own
+            pool.submit(command.stamp, migrate.config(db_url), "head").result()
+    return db_url
 
 
 def send(db_url: str, tmp_path: Path, smtp_url: str | None) -> subprocess.CompletedProcess[str]:
@@ -106,7 +118,7 @@ async def _log(rt: Any, outcome_id: int) -> list[str]:
 
 
 async def test_due_check_ins_are_emailed_once_in_the_sessions_language(
-    client: AsyncTestClient[Litestar], rt: Any, db_url: str, tmp_path: Path, inbox: tuple[Inbox, int]
+    client: AsyncTestClient[Litestar], rt: Any, migrated: str, tmp_path: Path, inbox: tuple[Inbox, int]
 ) -> None:
     handler, port = inbox
     account = await make_account(rt)
@@ -114,7 +126,7 @@ async def test_due_check_ins_are_emailed_once_in_the_sessions_language(
     english = await _outcome(rt, account, "en", "eve@leeds.example", "1")
     no_email = await _outcome(rt, account, "en", None, "1")
 
-    first = send(db_url, tmp_path, f"smtp://127.0.0.1:{port}")
+    first = send(migrated, tmp_path, f"smtp://127.0.0.1:{port}")
     assert first.returncode == 0, first.stderr
     assert f"sent   check-in {dutch[0].id} to eva@zwolle.example (nl): Practice nl" in first.stdout
     assert f"sent   check-in {english[0].id} to eve@leeds.example (en): Practice en" in first.stdout
@@ -131,30 +143,30 @@ async def test_due_check_ins_are_emailed_once_in_the_sessions_language(
     assert form.status_code == 200 and "Practice nl" in form.text
     assert (await _log(rt, dutch[0].outcome_id))[-1] == "followup.sent"
 
-    again = send(db_url, tmp_path, f"smtp://127.0.0.1:{port}")
+    again = send(migrated, tmp_path, f"smtp://127.0.0.1:{port}")
     assert again.returncode == 0 and "No check-ins to send." in again.stdout
     assert len(handler.messages) == 2
 
 
 async def test_a_refused_email_is_reported_logged_and_sent_next_time(
-    rt: Any, db_url: str, tmp_path: Path, inbox: tuple[Inbox, int]
+    rt: Any, migrated: str, tmp_path: Path, inbox: tuple[Inbox, int]
 ) -> None:
     handler, port = inbox
     account = await make_account(rt)
     due = await _outcome(rt, account, "en", "eve@leeds.example", "1")
     handler.refuse = True
-    refused = send(db_url, tmp_path, f"smtp://127.0.0.1:{port}")
+    refused = send(migrated, tmp_path, f"smtp://127.0.0.1:{port}")
     assert refused.returncode == 1
     assert f"FAILED check-in {due[0].id} to eve@leeds.example" in refused.stderr and "550" in refused.stderr
     assert (await _log(rt, due[0].outcome_id))[-2:] == ["followup.sent", "followup.send_failed"]
     handler.refuse = False
-    retried = send(db_url, tmp_path, f"smtp://127.0.0.1:{port}")
+    retried = send(migrated, tmp_path, f"smtp://127.0.0.1:{port}")
     assert retried.returncode == 0 and "1 check-in(s) sent" in retried.stdout
     assert len(handler.messages) == 1
 
 
-async def test_without_a_mail_server_the_command_says_what_to_set(rt: Any, db_url: str, tmp_path: Path) -> None:
-    missing = send(db_url, tmp_path, None)
+async def test_without_a_mail_server_the_command_says_what_to_set(rt: Any, migrated: str, tmp_path: Path) -> None:
+    missing = send(migrated, tmp_path, None)
     assert missing.returncode != 0 and "LABS_SMTP_URL" in missing.stderr
-    wrong = send(db_url, tmp_path, "http://mail.example.org")
+    wrong = send(migrated, tmp_path, "http://mail.example.org")
     assert wrong.returncode != 0 and "smtp://" in wrong.stderr
