@@ -341,3 +341,23 @@ async def test_spans_count_characters_as_the_browser_shows_them(client: AsyncTes
     assert made.status_code == 201
     seen = (await client.get(f"/api/v1/research/notes/{posted.json()['id']}/codings", headers=headers)).json()
     assert seen["codings"][0]["text"] == "tweede"
+
+
+async def test_importing_a_codebook_from_the_page(client: AsyncTestClient[Any], rt: Any) -> None:
+    account, headers = await researcher(client, rt)
+    await login(client, account.email)
+    good = (
+        b'<CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes>'
+        b'<Code guid="6e3a2f6e-2b9c-4c1e-9f0e-2b4f8e1d9a01" name="Trust" isCodable="true"/></Codes></CodeBook>'
+    )
+    imported = await client.post(
+        "/research/codes/import", files={"file": ("book.qdc", good, "application/xml")}, headers=csrf(client)
+    )
+    assert imported.status_code == 200 and "Imported 1 codes; 0 were already there." in imported.text
+    bomb = await client.post(
+        "/research/codes/import", files={"file": ("bomb.qdc", BOMB, "application/xml")}, headers=csrf(client)
+    )
+    assert bomb.status_code == 400 and 'id="f-file-error"' in bomb.text and "DTD or entities" in bomb.text
+    missing = await client.post("/research/codes/import", data={"x": "1"}, headers=csrf(client))
+    assert missing.status_code == 400 and "Choose a .qdc file" in missing.text
+    assert [c["name"] for c in await _codes(client, headers)] == ["Trust"]
