@@ -39,7 +39,7 @@ extract() {  # [OUTPUT.pot]
 # concatenated f-string for a whole message. Extracted, counting positional arguments only:
 #   _(msg)  N_(msg)  gettext(msg) / gettext(lang, msg)  ngettext([lang,] s, p, n)
 #   pgettext([lang,] ctx, msg)  npgettext([lang,] ctx, s, p, n)   (also as i18n.gettext(...) etc.)
-#   LabsError, Invalid, Unauthorized, Forbidden, NotFound, Conflict, Gone, RateLimited:
+#   LabsError, Invalid, Unauthorized, Forbidden, NotFound, Conflict, Gone, RateLimited, UnsupportedMediaType:
 #     the message (1st argument or message=) and the string values of the field-errors dict
 #     (2nd argument or field_errors=): raise Invalid("Message.", {"field": "Field message."}).
 #     labs.web.render.page translates the message at render time. A module-level string
@@ -55,7 +55,10 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
 
-ERRORS = {"LabsError", "Invalid", "Unauthorized", "Forbidden", "NotFound", "Conflict", "Gone", "RateLimited"}
+ERRORS = {
+    "LabsError", "Invalid", "Unauthorized", "Forbidden", "NotFound", "Conflict", "Gone", "RateLimited",
+    "UnsupportedMediaType",
+}
 # name -> {positional argument count: (context index or None, message indexes)}
 GETTEXT = {
     "_": {1: (None, (0,))},

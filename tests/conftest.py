@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from labs.models import Base
 from labs.settings import Settings
 from labs.testing import PASSWORD, LiveServer
+
+# Whatever reads the global settings in a test must not write into the checkout (var/ by default).
+os.environ["LABS_DATA_DIR"] = tempfile.mkdtemp(prefix="labs-tests-")
 
 POSTGRES_URL = os.environ.get("LABS_TEST_POSTGRES_URL", "").strip()
 REDIS_URL = os.environ.get("LABS_TEST_REDIS_URL", "").strip()

@@ -7,13 +7,13 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import api_token, make_account
+from tests.conftest import api_token, login, make_account
 
 Client = AsyncTestClient[Litestar]
 
 
-async def _session(client: Client, rt: Any, **fields: Any) -> tuple[dict[str, str], dict[str, Any]]:
-    facilitator = await make_account(rt)
+async def _session(client: Client, rt: Any, facilitator: Any = None, **fields: Any) -> tuple[dict[str, str], Any]:
+    facilitator = facilitator or await make_account(rt)
     headers = await api_token(client, facilitator.email)
     response = await client.post("/api/v1/sessions", json={"title": "Lab", **fields}, headers=headers)
     assert response.status_code == 201, response.text
@@ -30,3 +30,66 @@ async def test_participant_page_does_not_reveal_the_join_code(client: Client, rt
     assert existing.status_code == missing.status_code == 404
     assert session["join_code"] not in existing.text + str(existing.headers)
     assert "location" not in existing.headers
+
+
+async def _join(client: Client, code: str, name: str = "Ann") -> tuple[int, dict[str, str]]:
+    response = await client.post("/api/v1/join", json={"join_code": code, "display_name": name, "consent": "named"})
+    assert response.status_code == 201, response.text
+    return response.json()["participant_id"], {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def _event_count(client: Client, sid: int, headers: dict[str, str]) -> int:
+    return (await client.get(f"/api/v1/sessions/{sid}/events", headers=headers)).json()["last_seq"]  # type: ignore[no-any-return]
+
+
+# --- 3. the API and the browser's cookies ----------------------------------------------------
+
+
+async def test_api_ignores_the_login_cookie(client: Client, rt: Any) -> None:
+    """A page on another site can make the browser post text/plain with its cookies attached."""
+    facilitator = await make_account(rt)
+    headers, session = await _session(client, rt, facilitator)
+    await login(client, facilitator.email)
+    before = len((await client.get("/api/v1/sessions", headers=headers)).json())
+    forged = {"content-type": "text/plain"}
+    created = await client.post("/api/v1/sessions", content='{"title": "Forged"}', headers=forged)
+    assert created.status_code == 401
+    for action in ("start", "close"):
+        assert (await client.post(f"/api/v1/sessions/{session['id']}/{action}", headers=forged)).status_code == 401
+    timer = await client.post(
+        f"/api/v1/sessions/{session['id']}/timer", content='{"action": "start", "seconds": 60}', headers=forged
+    )
+    assert timer.status_code == 401
+    assert len((await client.get("/api/v1/sessions", headers=headers)).json()) == before
+    assert (await client.get(f"/api/v1/sessions/{session['id']}", headers=headers)).json()["status"] == "draft"
+
+
+async def test_api_refuses_bodies_that_are_not_json(client: Client, rt: Any) -> None:
+    headers, _ = await _session(client, rt)
+    for media_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        response = await client.post(
+            "/api/v1/sessions", content='{"title": "Plain"}', headers={**headers, "content-type": media_type}
+        )
+        assert response.status_code == 415, (media_type, response.text)
+        assert "JSON" in response.json()["detail"]
+    assert len((await client.get("/api/v1/sessions", headers=headers)).json()) == 1
+
+
+# --- 4. authorship -------------------------------------------------------------------------
+
+
+async def test_facilitator_cannot_post_as_a_participant_with_a_device(client: Client, rt: Any) -> None:
+    headers, session = await _session(client, rt)
+    sid = session["id"]
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
+    ann, ann_headers = await _join(client, session["join_code"])
+    before = await _event_count(client, sid, headers)
+    forged = await client.post(
+        f"/api/v1/sessions/{sid}/notes",
+        json={"client_id": "forged-1", "body": "Not what Ann said", "participant_id": ann},
+        headers=headers,
+    )
+    assert forged.status_code == 400
+    assert forged.json()["errors"]["participant_id"]
+    assert await _event_count(client, sid, headers) == before
+    assert (await client.get(f"/api/v1/sessions/{sid}/notes", headers=ann_headers)).json() == []

@@ -20,7 +20,6 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from labs import __version__, shared
-from labs.auth import Identity, identify
 from labs.db import Database
 from labs.errors import LabsError
 from labs.live import Hub
@@ -41,6 +40,7 @@ from labs.web import (
     record,
     research_api,
 )
+from labs.web.auth import Identity, identify
 from labs.web.fragments import render
 from labs.web.render import page
 
@@ -148,6 +148,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[settings.static_dir], name="static"),
         ],
         plugins=[channels],
+        before_request=api.json_bodies_only,
         dependencies={
             "rt": Provide(provide_runtime, sync_to_thread=False),
             "identity": Provide(provide_identity),

@@ -58,5 +58,9 @@ class Gone(LabsError):
     status_code = 410
 
 
+class UnsupportedMediaType(LabsError):
+    status_code = 415
+
+
 class RateLimited(LabsError):
     status_code = 429

@@ -10,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(__file__).resolve().parent
+TEMPLATES_DIR = ROOT / "templates"
 
 
 def _env(name: str, default: str) -> str:
@@ -39,7 +40,7 @@ class Settings:
     # The deletion log: kept beside, never inside, the database, so restoring an older backup of
     # the database leaves it whole and `labs privacy reapply` can erase those people again.
     deletion_log: Path = field(default_factory=lambda: Path(_env("LABS_DELETION_LOG", "")))
-    templates_dir: Path = ROOT / "templates"
+    templates_dir: Path = TEMPLATES_DIR
     static_dir: Path = ROOT / "static"
 
     def __post_init__(self) -> None:

@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from labs.auth import (
+from labs.errors import Conflict, Invalid, Unauthorized
+from labs.models import Account, ApiToken, LoginSession, Role
+from labs.runtime import Runtime
+from labs.services.credentials import (
     ACCOUNT_TOKEN_PREFIX,
     MIN_PASSWORD_LENGTH,
     hash_password,
@@ -17,9 +20,6 @@ from labs.auth import (
     token_digest,
     verify_password,
 )
-from labs.errors import Conflict, Invalid, Unauthorized
-from labs.models import Account, ApiToken, LoginSession, Role
-from labs.runtime import Runtime
 
 LOGIN_LIFETIME = timedelta(days=14)
 WRONG_LOGIN = "Wrong email or password."
@@ -55,12 +55,13 @@ async def create(
     if problem := password_problem(password or ""):
         raise Invalid(problem, {"password": problem}, n=MIN_PASSWORD_LENGTH)
     name = (display_name or "").strip()[:120] or email.split("@")[0]
+    password_hash = await hash_password(password)
     async with rt.db.write() as db:
         if first_admin and await db.scalar(select(func.count()).select_from(Account)):
             raise Conflict("Setup is already done: log in instead.")
         if await db.scalar(select(Account.id).where(Account.email == email)):
             raise Conflict("An account with this email already exists.", {"email": "This email is taken."})
-        account = Account(email=email, display_name=name, password_hash=hash_password(password), role=role_value)
+        account = Account(email=email, display_name=name, password_hash=password_hash, role=role_value)
         db.add(account)
         try:
             await db.flush()
@@ -72,7 +73,7 @@ async def create(
 async def authenticate(rt: Runtime, email: str, password: str) -> Account:
     async with rt.db.read() as db:
         account = await db.scalar(select(Account).where(Account.email == (email or "").strip().lower()))
-    ok = verify_password(account.password_hash if account else None, password or "")
+    ok = await verify_password(account.password_hash if account else None, password or "")
     if not ok or account is None or not account.active:
         raise Unauthorized(WRONG_LOGIN)
     return account

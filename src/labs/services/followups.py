@@ -4,7 +4,7 @@ sending due links by email once each, and turning an adoption into a case derive
 that inspired it. Planning the check-ins (when, how many) is labs.services.outcomes.
 
 A link's token is never stored: only its SHA-256, and the nonce it is derived from with the
-secret key (labs.auth.follow_up_token). An unknown, forged, cancelled or expired token is one and
+secret key (labs.credentials.follow_up_token). An unknown, forged, cancelled or expired token is one and
 the same 404."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import auth, catalogue, events, i18n, paging, validate
+from labs import catalogue, events, i18n, paging, validate
 from labs.errors import Conflict, Invalid, NotFound
 from labs.events import Actor, Stream
 from labs.i18n import N_
@@ -36,7 +36,7 @@ from labs.models import (
     Progress,
 )
 from labs.runtime import Runtime
-from labs.services import cases, outcomes
+from labs.services import cases, credentials, outcomes
 
 MAX_TEXT = 5000
 # Unanswered this long after its due date, a check-in counts as overdue.
@@ -85,9 +85,9 @@ class CheckIn:
 
 async def _by_token(db: AsyncSession, token: str) -> tuple[FollowUp, Outcome]:
     gone = NotFound("Not found.")
-    if not token.startswith(auth.FOLLOW_UP_TOKEN_PREFIX) or len(token) > 100:
+    if not token.startswith(credentials.FOLLOW_UP_TOKEN_PREFIX) or len(token) > 100:
         raise gone
-    follow_up = await db.scalar(select(FollowUp).where(FollowUp.token_hash == auth.token_digest(token)))
+    follow_up = await db.scalar(select(FollowUp).where(FollowUp.token_hash == credentials.token_digest(token)))
     if follow_up is None or follow_up.status is FollowUpStatus.cancelled or _today() > outcomes.link_expires(follow_up):
         raise gone
     outcome = await db.get(Outcome, follow_up.outcome_id)

@@ -12,12 +12,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from labs import catalogue, events, validate
-from labs.auth import new_token, token_digest
 from labs.errors import Conflict, Invalid, NotFound
 from labs.events import Actor, Stream
 from labs.models import Account, LabSession, Member, MemberDevice, Participant
 from labs.runtime import Runtime
 from labs.services import communities
+from labs.services.credentials import new_token, token_digest
 
 DEVICE_COOKIE = "labs_m{community_id}"
 DEVICE_TOKEN_PREFIX = "lmd_"

@@ -257,6 +257,11 @@ async def _proxy_id(db: AsyncSession, session_id: int, value: Any) -> int | None
     participant = await db.get(Participant, validate.integer(value, "participant_id"))
     if participant is None or participant.session_id != session_id:
         raise Invalid("That participant is not in this session.", {"participant_id": "Unknown participant."})
+    # Only for people entered without a device: anyone else posts (and edits) their own notes.
+    if not participant.proxy:
+        raise Invalid(
+            "Notes can be entered only for people without a device.", {"participant_id": "Not entered by proxy."}
+        )
     return participant.id
 
 

@@ -20,7 +20,7 @@ import msgspec
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import auth, catalogue, events, paging, validate
+from labs import catalogue, events, paging, validate
 from labs.errors import Conflict, Invalid, NotFound
 from labs.events import Actor, Stream
 from labs.i18n import N_
@@ -40,6 +40,7 @@ from labs.models import (
     SessionFacilitator,
 )
 from labs.runtime import Runtime
+from labs.services import credentials
 from labs.services.sessions import can_run
 from labs.services.sessions import load_for as session_for
 
@@ -472,7 +473,7 @@ def link_expires(follow_up: FollowUp) -> date:
 
 def token_of(rt: Runtime, follow_up: FollowUp) -> str:
     assert follow_up.token_nonce is not None
-    return auth.follow_up_token(rt.settings.secret_key, follow_up.token_nonce)
+    return credentials.follow_up_token(rt.settings.secret_key, follow_up.token_nonce)
 
 
 async def of_outcome(db: AsyncSession, outcome_id: int) -> list[FollowUp]:
@@ -483,7 +484,7 @@ async def of_outcome(db: AsyncSession, outcome_id: int) -> list[FollowUp]:
 async def _add_check_in(tx: events.Change, rt: Runtime, outcome: Outcome, due_on: date, actor: Actor) -> FollowUp:
     nonce = secrets.token_hex(16)
     follow_up = FollowUp(outcome_id=outcome.id, due_on=due_on, token_nonce=nonce)
-    follow_up.token_hash = auth.token_digest(auth.follow_up_token(rt.settings.secret_key, nonce))
+    follow_up.token_hash = credentials.token_digest(credentials.follow_up_token(rt.settings.secret_key, nonce))
     tx.db.add(follow_up)
     await tx.db.flush()
     await tx.emit(

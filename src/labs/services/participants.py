@@ -8,13 +8,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 
 from labs import catalogue, events, validate
-from labs.auth import PARTICIPANT_TOKEN_PREFIX, new_token, token_digest
 from labs.errors import Gone, Invalid, NotFound, RateLimited
 from labs.events import Actor, Stream
 from labs.i18n import N_
 from labs.models import Account, Consent, ConsentRecord, LabSession, Participant, Sector, SessionStatus
 from labs.runtime import Runtime
 from labs.services import members
+from labs.services.credentials import PARTICIPANT_TOKEN_PREFIX, new_token, token_digest
 from labs.services.sessions import load_for, normalise_code
 
 MAX_NAME = 60

@@ -14,15 +14,15 @@ from litestar import Request, Response, Router, WebSocket, get, post, put, webso
 from litestar.datastructures import State
 from litestar.exceptions import WebSocketDisconnect
 
-from labs import auth, events, live
-from labs.auth import Identity
+from labs import events, live
 from labs.catalogue import Audience
-from labs.errors import Invalid, LabsError, NotFound, Unauthorized
+from labs.errors import Invalid, LabsError, NotFound, Unauthorized, UnsupportedMediaType
 from labs.models import Participant
 from labs.runtime import Runtime
 from labs.services import accounts, cases, notes, participants, sessions, votes
-from labs.web import fragments
-from labs.web.participant import client_key, current_participant
+from labs.web import auth, fragments
+from labs.web.auth import Identity
+from labs.web.participant import client_key
 from labs.web.render import request_lang
 
 MAX_WS_MESSAGE = 64 * 1024
@@ -118,6 +118,17 @@ class ShareIn(msgspec.Struct):
 
 class ConsentIn(msgspec.Struct):
     consent: str
+
+
+async def json_bodies_only(request: Request[Any, Any, State]) -> None:
+    """Before every API request: a body must be JSON. A form or text/plain body is what a page on
+    another site can send without asking first (no CORS preflight), so it is refused outright."""
+    if not request.url.path.startswith("/api/") or request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if (media_type or has_body) and media_type != "application/json":
+        raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
 
 
 def _dict(data: msgspec.Struct) -> dict[str, Any]:
@@ -371,7 +382,7 @@ async def _stream_audience(socket: WebSocket[Any, Any, State], rt: Runtime, sess
         if view in (fragments.CONSOLE, fragments.PROJECTOR) and identity.account and not identity.via_bearer:
             await sessions.get_for(rt, session_id, identity.account)
             return view
-        if view == fragments.PARTICIPANT and await current_participant(socket, rt, session_id):  # type: ignore[arg-type]
+        if view == fragments.PARTICIPANT and identity.participant:
             return view
         raise NotFound("No such session.")
     return await _audience(rt, identity, session_id)

@@ -11,12 +11,12 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.response import Redirect
 
-from labs import auth
-from labs.auth import Identity
 from labs.errors import Invalid, LabsError
 from labs.models import Account
 from labs.runtime import Runtime
 from labs.services import codebook, coding, exports, memos
+from labs.web import auth
+from labs.web.auth import Identity
 from labs.web.forms import form_data, safe_next
 from labs.web.render import failed, page
 

@@ -10,13 +10,13 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.response import Redirect
 
-from labs import auth
-from labs.auth import Identity
 from labs.errors import Invalid, LabsError
 from labs.i18n import N_
 from labs.models import Account, CommunityKind, ErasureMode, Role
 from labs.runtime import Runtime
 from labs.services import communities, members, sessions
+from labs.web import auth
+from labs.web.auth import Identity
 from labs.web.forms import form_data
 from labs.web.render import failed, page
 

@@ -12,11 +12,11 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.response import Stream
 
-from labs import auth
-from labs.auth import Identity
 from labs.errors import LabsError
 from labs.runtime import Runtime
 from labs.services import exports
+from labs.web import auth
+from labs.web.auth import Identity
 from labs.web.forms import form_data
 from labs.web.render import failed, page
 

@@ -11,12 +11,11 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.response import Redirect
 
-from labs import auth
-from labs.auth import Identity
 from labs.errors import Invalid
 from labs.runtime import Runtime
 from labs.services import cases, notes, participants, sessions, votes
-from labs.web import fragments
+from labs.web import auth, fragments
+from labs.web.auth import Identity
 from labs.web.forms import form_data
 from labs.web.fragments import CONSOLE, PROJECTOR, state
 from labs.web.render import page

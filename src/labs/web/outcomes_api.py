@@ -12,11 +12,11 @@ from litestar import Request, Router, get, post, put
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 
-from labs import auth
-from labs.auth import Identity
 from labs.models import Account, Role
 from labs.runtime import Runtime
 from labs.services import cases, followups, outcomes, record, sessions
+from labs.web import auth
+from labs.web.auth import Identity
 
 staff = [auth.require(Role.facilitator, Role.researcher)]
 

@@ -9,13 +9,13 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.response import Redirect
 
-from labs import auth, i18n
-from labs.auth import SESSION_COOKIE, Identity
+from labs import i18n
 from labs.errors import LabsError
 from labs.models import Role, SessionKind, SessionStatus
 from labs.runtime import Runtime
 from labs.services import accounts, communities, participants, sessions
-from labs.web import record
+from labs.web import auth, record
+from labs.web.auth import SESSION_COOKIE, Identity
 from labs.web.forms import form_data, safe_next
 from labs.web.render import LANG_COOKIE, failed, page
 

@@ -10,7 +10,6 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.response import Redirect
 
-from labs.auth import PARTICIPANT_COOKIE
 from labs.errors import LabsError, NotFound
 from labs.i18n import N_
 from labs.models import Participant, SessionStatus
@@ -18,6 +17,7 @@ from labs.runtime import Runtime
 from labs.services import members, notes, participants, polls, privacy, sessions, votes
 from labs.services.sessions import normalise_code
 from labs.web import fragments
+from labs.web.auth import identify, participant_cookie
 from labs.web.forms import form_data
 from labs.web.fragments import PARTICIPANT, state
 from labs.web.render import failed, page
@@ -26,20 +26,12 @@ Req = Request[Any, Any, State]
 COOKIE_DAYS = 30
 
 
-def cookie_name(session_id: int) -> str:
-    return PARTICIPANT_COOKIE.format(session_id=session_id)
-
-
-async def current_participant(request: Req, rt: Runtime, session_id: int) -> Participant | None:
-    token = request.cookies.get(cookie_name(session_id))
-    if not token:
-        return None
-    participant = await participants.by_token(rt, token)
-    return participant if participant and participant.session_id == session_id else None
+async def current_participant(request: Req, session_id: int) -> Participant | None:
+    return (await identify(request, session_id)).participant
 
 
 async def _me(request: Req, rt: Runtime, session_id: int) -> Participant:
-    participant = await current_participant(request, rt, session_id)
+    participant = await current_participant(request, session_id)
     if participant is None:
         raise NotFound("Join the session first: open its link or enter its code.")
     return participant
@@ -77,7 +69,7 @@ async def join_form(request: Req, rt: Runtime, code: str) -> Response[Any]:
             title=session.title,
             message=N_("This session has closed. Thank you for taking part."),
         )
-    if await current_participant(request, rt, session.id):
+    if await current_participant(request, session.id):
         return Redirect(f"/p/{session.id}")
     return page(request, "live/join.html", session=session, form={}, errors={})
 
@@ -100,7 +92,7 @@ async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
             session=session,
         )
     cookie = Cookie(
-        key=cookie_name(participant.session_id),
+        key=participant_cookie(participant.session_id),
         value=token,
         httponly=True,
         samesite="lax",
@@ -127,7 +119,7 @@ async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
 
 @get("/p/{session_id:int}")
 async def participant_page(request: Req, rt: Runtime, session_id: int) -> Response[Any]:
-    me = await current_participant(request, rt, session_id)
+    me = await current_participant(request, session_id)
     if me is None:
         # The same answer whether the session exists or not, and never its code: ids are sequential.
         message = N_("Join the session first: open its link or enter its code.")

@@ -9,8 +9,7 @@ from typing import Any
 import msgspec
 from litestar import Router, get, post, put
 
-from labs import auth, events
-from labs.auth import Identity
+from labs import events
 from labs.catalogue import Audience
 from labs.errors import Invalid, NotFound
 from labs.events import Stream
@@ -18,6 +17,8 @@ from labs.models import Account, Erasure
 from labs.paging import Page
 from labs.runtime import Runtime
 from labs.services import cases, communities, members, participants, privacy, sessions
+from labs.web import auth
+from labs.web.auth import Identity
 
 
 class CommunityIn(msgspec.Struct):

@@ -11,12 +11,12 @@ from litestar import Request, Response, Router, get, post
 from litestar.datastructures import State
 from litestar.response import Redirect
 
-from labs import auth
-from labs.auth import Identity
 from labs.errors import LabsError
 from labs.runtime import Runtime
 from labs.services import polls, sessions
+from labs.web import auth
 from labs.web.api import _account, _participant_of
+from labs.web.auth import Identity
 from labs.web.forms import form_data
 from labs.web.participant import _me
 from labs.web.render import page

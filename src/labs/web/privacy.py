@@ -9,11 +9,11 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.response import Redirect
 
-from labs import auth
-from labs.auth import Identity
 from labs.i18n import N_
 from labs.runtime import Runtime
 from labs.services import privacy
+from labs.web import auth
+from labs.web.auth import Identity
 from labs.web.render import page
 
 Req = Request[Any, Any, State]

@@ -14,13 +14,13 @@ from litestar.datastructures import State
 from litestar.params import QueryParameter
 from litestar.response import Redirect
 
-from labs import auth
-from labs.auth import Identity
 from labs.errors import LabsError, NotFound
 from labs.i18n import N_
 from labs.models import Account, LabSession, Note, OutcomeKind, Progress, Role
 from labs.runtime import Runtime
 from labs.services import followups, outcomes, record, sessions
+from labs.web import auth
+from labs.web.auth import Identity
 from labs.web.forms import form_data
 from labs.web.render import LANG_COOKIE, failed, page
 

@@ -16,16 +16,17 @@ from litestar.enums import MediaType
 from litestar.utils.scope.state import ScopeState
 
 from labs import i18n
-from labs.auth import Identity
 from labs.errors import LabsError, Text
-from labs.settings import get_settings
+from labs.settings import TEMPLATES_DIR
+from labs.web.auth import Identity, known
 
 LANG_COOKIE = "labs_lang"
 
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    env = i18n.make_environment(get_settings().templates_dir, enable_async=False)
+    # Not the settings: reading them would make (and store) a secret key in the default data folder.
+    env = i18n.make_environment(TEMPLATES_DIR, enable_async=False)
     # datetime-local fields show and take the local time (LABS_TIMEZONE), stored as UTC.
     env.filters["local_input"] = lambda dt: dt.astimezone(i18n.DEFAULT_TIMEZONE).strftime("%Y-%m-%dT%H:%M")
     env.globals["server_now"] = lambda: datetime.now(UTC).isoformat()  # the countdown's clock
@@ -43,7 +44,7 @@ def request_lang(request: ASGIConnection[Any, Any, Any, Any], identity: Identity
 
 
 def base_context(request: Request[Any, Any, State]) -> dict[str, Any]:
-    identity: Identity | None = request.scope.get("state", {}).get("labs_identity")
+    identity = known(request)
     return {
         "request": request,
         "lang": request_lang(request, identity),

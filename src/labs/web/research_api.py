@@ -11,11 +11,12 @@ from litestar import Request, Response, Router, get, post, put
 from litestar.datastructures import State
 from litestar.response import Stream
 
-from labs import auth, paging
-from labs.auth import Identity
+from labs import paging
 from labs.models import Account
 from labs.runtime import Runtime
 from labs.services import codebook, coding, exports, memos
+from labs.web import auth
+from labs.web.auth import Identity
 from labs.web.exports import download
 
 

@@ -1,0 +1,114 @@
+"""Who is asking, found one way for every transport, and the guards that keep each caller to
+what their role allows.
+
+- Pages (HTTP outside /api/): the login cookie, and the participant cookie of the session in
+  the path. Forms carry a CSRF token.
+- The JSON API (HTTP under /api/): a bearer token only (an account's or a participant's), so a
+  page on another site cannot act with the browser's cookies.
+- The websocket: a bearer token, or the app's own page's cookies (the handler checks Origin)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from labs.models import Account, Participant, Role
+from labs.services import accounts, participants
+from labs.services.credentials import PARTICIPANT_TOKEN_PREFIX
+
+SESSION_COOKIE = "labs_session"
+PARTICIPANT_COOKIE = "labs_p{session_id}"
+_CACHE = "labs_identity"
+
+Connection = ASGIConnection[Any, Any, Any, Any]
+
+
+@dataclass
+class Identity:
+    account: Account | None = None
+    participant: Participant | None = None
+    via_bearer: bool = False
+
+    @property
+    def role(self) -> Role | None:
+        return self.account.role if self.account else None
+
+
+def participant_cookie(session_id: int) -> str:
+    return PARTICIPANT_COOKIE.format(session_id=session_id)
+
+
+def bearer_token(connection: Connection) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _path_session(connection: Connection) -> int | None:
+    value = connection.path_params.get("session_id")
+    return value if isinstance(value, int) else None
+
+
+async def identify(connection: Connection, session_id: int | None = None) -> Identity:
+    """The account and/or participant behind a request or socket (resolved once per request).
+    The participant is the one of `session_id` (default: the session in the path)."""
+    state = connection.scope.setdefault("state", {})
+    own_session = session_id is None
+    if own_session and (cached := state.get(_CACHE)) is not None:
+        return cached
+    session_id = _path_session(connection) if own_session else session_id
+    rt = connection.app.state.runtime
+    api = connection.scope["type"] == "http" and connection.scope["path"].startswith("/api/")
+    token = bearer_token(connection) if api or connection.scope["type"] == "websocket" else None
+    identity = Identity()
+    if token and token.startswith(PARTICIPANT_TOKEN_PREFIX):
+        found = await participants.by_token(rt, token)
+        identity = Identity(participant=found, via_bearer=True)
+    elif token:
+        identity = Identity(account=await accounts.by_api_token(rt, token), via_bearer=True)
+    elif not api:
+        if login := connection.cookies.get(SESSION_COOKIE):
+            identity.account = await accounts.by_login_session(rt, login)
+        if session_id is not None and (own := connection.cookies.get(participant_cookie(session_id))):
+            found = await participants.by_token(rt, own)
+            identity.participant = found if found and found.session_id == session_id else None
+    if own_session:
+        state[_CACHE] = identity
+    return identity
+
+
+def known(connection: Connection) -> Identity | None:
+    """The identity already resolved for this request, if any (pages show who is logged in)."""
+    return connection.scope.get("state", {}).get(_CACHE)
+
+
+def require(*roles: Role) -> Any:
+    """Guard: an account with one of `roles` (admin passes every account guard)."""
+
+    async def guard(connection: Connection, _: BaseRouteHandler) -> None:
+        identity = await identify(connection)
+        if identity.account is None:
+            raise NotAuthorizedException("Log in first.")
+        if identity.account.role is not Role.admin and identity.account.role not in roles:
+            raise PermissionDeniedException("Your role does not allow this.")
+
+    return guard
+
+
+async def require_account(connection: Connection, _: BaseRouteHandler) -> None:
+    if (await identify(connection)).account is None:
+        raise NotAuthorizedException("Log in first.")
+
+
+async def require_participant(connection: Connection, _: BaseRouteHandler) -> None:
+    if (await identify(connection)).participant is None:
+        raise NotAuthorizedException("A participant token is required.")
+
+
+facilitator = require(Role.facilitator)
+researcher = require(Role.researcher)
+admin = require(Role.admin)
