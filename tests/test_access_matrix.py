@@ -160,6 +160,7 @@ ROWS = [
     row("POST", "/followup/{token:str}", EVERYONE_200, ANSWER_FORM),
     # --- pages: participants ---------------------------------------------------------------
     row("GET", "/p/{session_id:int}", "404 200 404 404 404 404 404"),
+    row("GET", "/p/{session_id:int}/me.css", "404 200 404 404 404 404 404"),
     row("GET", "/p/{session_id:int}/notes/older", "404 200 404 404 404 404 404", query="before=1000"),
     row("GET", "/p/{session_id:int}/notes/{note_id:int}/edit", "404 200 404 404 404 404 404"),
     row("POST", "/p/{session_id:int}/notes", "404 302 404 404 404 404 404", NOTE_FORM),
@@ -454,8 +455,12 @@ async def _build(world: World) -> None:
 
 @pytest.fixture(scope="module")
 def world(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
-    db = tmp_path_factory.mktemp("world") / "labs.db"
-    shutil.copyfile(sqlite_template, db)
+    return make_world(sqlite_template, tmp_path_factory.mktemp("world") / "labs.db")
+
+
+def make_world(template: Path, db: Path) -> World:
+    """The world in the database file `db` (a copy of the migrated `template`)."""
+    shutil.copyfile(template, db)
     built = World(db=db)
     # Its own loop in a thread: the tests' loops come and go per test.
     with ThreadPoolExecutor(1) as pool:
@@ -476,12 +481,17 @@ def fingerprint(db: Path) -> str:
     return digest.hexdigest()
 
 
-def _fill(path: str, values: dict[str, Any]) -> str:
+def fill(path: str, values: dict[str, Any]) -> str:
     for name, value in values.items():
         for kind in ("int", "str", "path"):
             path = path.replace("{" + f"{name}:{kind}" + "}", str(value))
     assert "{" not in path, f"no value for a parameter of {path}"
     return path
+
+
+def url_of(r: Row, world: World) -> str:
+    values = {**world.values(), **{k: _resolve(v, world) for k, v in r.values.items()}}
+    return fill(r.path, values) + (f"?{r.query}" if r.query else "")
 
 
 def _resolve(value: Any, world: World) -> Any:
@@ -491,8 +501,7 @@ def _resolve(value: Any, world: World) -> Any:
 async def call(world: World, who: str, r: Row, client: AsyncTestClient[Litestar]) -> int:
     """What `who` gets for this row from `client` (an app on its own copy of the world)."""
     caller = world.callers[who]
-    values = {**world.values(), **{k: _resolve(v, world) for k, v in r.values.items()}}
-    url = _fill(r.path, values) + (f"?{r.query}" if r.query else "")
+    url = url_of(r, world)
     body = _resolve(r.body, world)
     client.cookies.clear()
     if r.method == "WS":

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import api_token, login, make_account
+from tests.conftest import api_token, csrf, login, make_account
 
 Client = AsyncTestClient[Litestar]
 
@@ -93,3 +93,55 @@ async def test_facilitator_cannot_post_as_a_participant_with_a_device(client: Cl
     assert forged.json()["errors"]["participant_id"]
     assert await _event_count(client, sid, headers) == before
     assert (await client.get(f"/api/v1/sessions/{sid}/notes", headers=ann_headers)).json() == []
+
+
+# --- 6. odd input --------------------------------------------------------------------------
+
+
+async def test_odd_input_gets_a_clear_4xx_and_writes_nothing(client: Client, rt: Any) -> None:
+    facilitator = await make_account(rt)
+    headers, session = await _session(client, rt, facilitator)
+    sid = session["id"]
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
+    before = await _event_count(client, sid, headers)
+    attempts = [
+        ("GET", f"/api/v1/sessions/{sid}/events?after=9223372036854775808", None),
+        ("GET", f"/api/v1/sessions/{sid}/events?after=-1", None),
+        ("GET", "/api/v1/sessions/99999999999999999999999", None),
+        ("POST", f"/api/v1/sessions/{sid}/timer", {"action": "add", "seconds": 10**15}),
+        ("POST", f"/api/v1/sessions/{sid}/timer", {"action": "add", "seconds": -60}),
+        ("POST", f"/api/v1/sessions/{sid}/timer", {"action": "add", "seconds": 2**64}),
+        ("POST", "/api/v1/sessions", {"title": "Old", "starts_at": "0001-01-01T00:00:00"}),
+        ("POST", "/api/v1/sessions", {"title": "Nowhere", "community_id": 424242}),
+        ("POST", "/api/v1/sessions", {"title": "Far", "community_id": 2**62}),
+        ("POST", "/api/v1/sessions", {"title": "x", "agenda": [{"title": "a", "minutes": 10**12}]}),
+        ("POST", f"/api/v1/sessions/{sid}/notes", {"client_id": "n", "body": "b", "case_id": 2**63}),
+    ]
+    for method, url, body in attempts:
+        response = await client.request(method, url, json=body, headers=headers)
+        assert 400 <= response.status_code < 500, (url, body, response.status_code, response.text)
+        assert response.json()["detail"], (url, body)
+    nested = "[" * 100_000 + "]" * 100_000
+    deep = await client.post(
+        "/api/v1/sessions", content=nested, headers={**headers, "content-type": "application/json"}
+    )
+    assert deep.status_code == 400
+    assert await _event_count(client, sid, headers) == before
+    assert len((await client.get("/api/v1/sessions", headers=headers)).json()) == 1
+
+    await login(client, facilitator.email)
+    for minutes in ("inf", "1e308", "abc", "-5", "nan"):
+        response = await client.post(
+            f"/sessions/{sid}/timer", data={"action": "start", "minutes": minutes}, headers=csrf(client)
+        )
+        assert 400 <= response.status_code < 500, (minutes, response.status_code)
+    assert await _event_count(client, sid, headers) == before
+
+
+async def test_odd_requests_to_pages_and_static_files(client: Client, rt: Any) -> None:
+    await make_account(rt)
+    assert (await client.get("/static/css/%00labs.css")).status_code in (400, 404)
+    assert (await client.get("/static/..%2f..%2fpyproject.toml")).status_code in (400, 404)
+    quoted = await client.get("/sessions/1/console", headers={"host": 'evil"host'})
+    assert quoted.status_code < 500
+    assert (await client.get("/api/v1/sessions", headers={"host": "a'b\"c"})).status_code < 500

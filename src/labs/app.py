@@ -18,10 +18,12 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
+from sqlalchemy.exc import DataError, StatementError
 
 from labs import __version__, shared
 from labs.db import Database
 from labs.errors import LabsError
+from labs.i18n import N_
 from labs.live import Hub
 from labs.runtime import Runtime
 from labs.settings import Settings, get_settings
@@ -42,6 +44,8 @@ from labs.web import (
 )
 from labs.web.auth import Identity, identify
 from labs.web.fragments import render
+from labs.web.headers import security_headers
+from labs.web.inputs import check_request
 from labs.web.render import page
 
 log = logging.getLogger(__name__)
@@ -81,6 +85,11 @@ def error_response(request: Request[Any, Any, State], exc: Exception) -> Respons
         status, message, fields = 400, _validation_message(exc), {}
     elif isinstance(exc, HTTPException):
         status, message, fields = exc.status_code, exc.detail, {}
+    elif _out_of_range(exc):
+        # A number no column can hold reached the database: the transaction rolled back.
+        status, message, fields = 400, N_("A number in the request is out of range."), {}
+    elif isinstance(exc, RecursionError):  # JSON nested deeper than any request of ours needs
+        status, message, fields = 400, N_("The request is nested too deeply."), {}
     else:
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         status, message, fields = 500, "Something went wrong on our side.", {}
@@ -102,6 +111,11 @@ def error_response(request: Request[Any, Any, State], exc: Exception) -> Respons
             headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"},
         )
     return page(request, "errors/error.html", status_code=status, message=message)
+
+
+def _out_of_range(exc: Exception) -> bool:
+    cause = exc.orig if isinstance(exc, StatementError) else exc
+    return isinstance(cause, OverflowError) or isinstance(exc, DataError)
 
 
 def _validation_message(exc: ValidationException) -> str:
@@ -148,7 +162,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[settings.static_dir], name="static"),
         ],
         plugins=[channels],
-        before_request=api.json_bodies_only,
+        before_request=check_request,
+        middleware=[security_headers(settings.frame_ancestors)],
         dependencies={
             "rt": Provide(provide_runtime, sync_to_thread=False),
             "identity": Provide(provide_identity),
@@ -158,7 +173,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="labs_csrf",
-            cookie_secure=settings.public_url.startswith("https://"),
+            cookie_secure=settings.secure_cookies,
             # The API authenticates with bearer tokens only, never with ambient cookies.
             exclude=["/api/"],
         ),

@@ -29,6 +29,8 @@ class Settings:
     port: int = field(default_factory=lambda: int(_env("LABS_PORT", "8000")))
     # Base URL people reach the app at (join links and QR codes); defaults to the request's own.
     public_url: str = field(default_factory=lambda: _env("LABS_PUBLIC_URL", ""))
+    # Origins (space-separated) that may show the projector in a frame, e.g. a city dashboard.
+    frame_ancestors: str = field(default_factory=lambda: _env("LABS_FRAME_ANCESTORS", ""))
     secret_key: str = ""
     # Keys the HMAC behind research pseudonyms. Kept apart from the data (never in the database, so
     # never in its backups): whoever holds a copy of the database cannot link pseudonyms to people.
@@ -54,6 +56,11 @@ class Settings:
         if not self.pseudonym_key:
             key = _env("LABS_PSEUDONYM_KEY", "") or self._stored_secret("pseudonym_key")
             object.__setattr__(self, "pseudonym_key", key)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS when the app is reached over HTTPS (behind a proxy, too)."""
+        return self.public_url.startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:

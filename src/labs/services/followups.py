@@ -4,7 +4,7 @@ sending due links by email once each, and turning an adoption into a case derive
 that inspired it. Planning the check-ins (when, how many) is labs.services.outcomes.
 
 A link's token is never stored: only its SHA-256, and the nonce it is derived from with the
-secret key (labs.credentials.follow_up_token). An unknown, forged, cancelled or expired token is one and
+secret key (labs.services.credentials.follow_up_token). An unknown, forged, cancelled or expired token is one and
 the same 404."""
 
 from __future__ import annotations

@@ -248,6 +248,8 @@ async def create(rt: Runtime, account: Account, data: dict[str, Any]) -> LabSess
     items = [_activity_fields(item if isinstance(item, dict) else {}) for item in agenda]
     status = SessionStatus.scheduled if fields["starts_at"] else SessionStatus.draft
     async with events.change(rt) as tx:
+        if fields["community_id"] is not None:  # before the insert: an unknown one is a 404, not a broken key
+            await communities.load_for(tx.db, fields["community_id"], account)
         for _ in range(5):
             code = new_join_code()
             if not await tx.db.scalar(select(LabSession.id).where(LabSession.join_code == code)):
@@ -460,7 +462,9 @@ async def set_timer(
             session.timer_ends_at = now + timedelta(seconds=session.timer_remaining_s)
             session.timer_remaining_s = None
         elif action == "add":
-            extra = seconds or 60
+            extra = 60 if seconds is None else seconds
+            if not 1 <= extra <= 36_000 or (remaining or 0) + extra > 36_000:
+                raise Invalid("The timer runs at most 10 hours; add 1 second or more.", {"seconds": "1 to 36000."})
             if session.timer_ends_at:
                 session.timer_ends_at += timedelta(seconds=extra)
             else:

@@ -16,7 +16,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from labs import events, live
 from labs.catalogue import Audience
-from labs.errors import Invalid, LabsError, NotFound, Unauthorized, UnsupportedMediaType
+from labs.errors import Invalid, LabsError, NotFound, Unauthorized
 from labs.models import Participant
 from labs.runtime import Runtime
 from labs.services import accounts, cases, notes, participants, sessions, votes
@@ -118,17 +118,6 @@ class ShareIn(msgspec.Struct):
 
 class ConsentIn(msgspec.Struct):
     consent: str
-
-
-async def json_bodies_only(request: Request[Any, Any, State]) -> None:
-    """Before every API request: a body must be JSON. A form or text/plain body is what a page on
-    another site can send without asking first (no CORS preflight), so it is refused outright."""
-    if not request.url.path.startswith("/api/") or request.method in ("GET", "HEAD", "OPTIONS"):
-        return
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
-    if (media_type or has_body) and media_type != "application/json":
-        raise UnsupportedMediaType("Send the body as JSON (Content-Type: application/json).")
 
 
 def _dict(data: msgspec.Struct) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
@@ -36,6 +37,13 @@ class Identity:
     @property
     def role(self) -> Role | None:
         return self.account.role if self.account else None
+
+
+def cookie(connection: Connection, key: str, value: str, max_age: int) -> Cookie:
+    """A cookie as this app sets them: HttpOnly, SameSite=Lax, and Secure when people reach the app
+    over HTTPS (LABS_PUBLIC_URL says so even when a proxy in front speaks plain HTTP to it)."""
+    secure = connection.app.state.settings.secure_cookies or connection.url.scheme == "https"
+    return Cookie(key=key, value=value, httponly=True, samesite="lax", secure=secure, max_age=max_age, path="/")
 
 
 def participant_cookie(session_id: int) -> str:

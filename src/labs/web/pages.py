@@ -22,20 +22,8 @@ from labs.web.render import LANG_COOKIE, failed, page
 Req = Request[Any, Any, State]
 
 
-def _secure(request: Req) -> bool:
-    return request.url.scheme == "https"
-
-
 def _login_cookie(request: Req, session_id: str) -> Cookie:
-    return Cookie(
-        key=SESSION_COOKIE,
-        value=session_id,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request),
-        max_age=int(accounts.LOGIN_LIFETIME.total_seconds()),
-        path="/",
-    )
+    return auth.cookie(request, SESSION_COOKIE, session_id, int(accounts.LOGIN_LIFETIME.total_seconds()))
 
 
 def _home_for(identity: Identity) -> str:
@@ -114,7 +102,7 @@ async def login(request: Req, rt: Runtime, next: str | None = None) -> Response[
 async def logout(request: Req, rt: Runtime) -> Response[Any]:
     if sid := request.cookies.get(SESSION_COOKIE):
         await accounts.log_out(rt, sid)
-    return Redirect("/login", cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/", httponly=True)])
+    return Redirect("/login", cookies=[auth.cookie(request, SESSION_COOKIE, "", 0)])
 
 
 @get("/lang/{code:str}")
@@ -126,7 +114,7 @@ async def set_language(
     if identity.account:
         await accounts.set_language(rt, identity.account.id, code)
     return Redirect(
-        safe_next(next), cookies=[Cookie(key=LANG_COOKIE, value=code, max_age=365 * 86400, path="/", samesite="lax")]
+        safe_next(next), cookies=[auth.cookie(request, LANG_COOKIE, code, 365 * 86400)]
     )
 
 

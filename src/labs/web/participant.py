@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.datastructures import Cookie, State
+from litestar.datastructures import State
 from litestar.response import Redirect
 
 from labs.errors import LabsError, NotFound
@@ -16,7 +16,7 @@ from labs.models import Participant, SessionStatus
 from labs.runtime import Runtime
 from labs.services import members, notes, participants, polls, privacy, sessions, votes
 from labs.services.sessions import normalise_code
-from labs.web import fragments
+from labs.web import auth, fragments
 from labs.web.auth import identify, participant_cookie
 from labs.web.forms import form_data
 from labs.web.fragments import PARTICIPANT, state
@@ -91,29 +91,10 @@ async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
             **failed(e, data),
             session=session,
         )
-    cookie = Cookie(
-        key=participant_cookie(participant.session_id),
-        value=token,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=COOKIE_DAYS * 86400,
-        path="/",
-    )
-    cookies = [cookie]
+    cookies = [auth.cookie(request, participant_cookie(participant.session_id), token, COOKIE_DAYS * 86400)]
     if device and community_id:
         # The community's device cookie: the next session of this community knows this person.
-        cookies.append(
-            Cookie(
-                key=members.device_cookie(community_id),
-                value=device,
-                httponly=True,
-                samesite="lax",
-                secure=request.url.scheme == "https",
-                max_age=members.DEVICE_DAYS * 86400,
-                path="/",
-            )
-        )
+        cookies.append(auth.cookie(request, members.device_cookie(community_id), device, members.DEVICE_DAYS * 86400))
     return Redirect(f"/p/{participant.session_id}", cookies=cookies)
 
 
@@ -125,6 +106,17 @@ async def participant_page(request: Req, rt: Runtime, session_id: int) -> Respon
         message = N_("Join the session first: open its link or enter its code.")
         return page(request, "live/enter_code.html", status_code=404, code="", errors={}, messages=[("error", message)])
     return await _page(request, rt, me)
+
+
+@get("/p/{session_id:int}/me.css", cache=False)
+async def my_styles(request: Req, rt: Runtime, session_id: int) -> Response[str]:
+    """The rules that pick out this participant's own notes on the shared wall."""
+    me = await _me(request, rt, session_id)
+    rules = (
+        f'.note[data-author="{me.id}"] .own {{ display: block; }}\n'
+        f'body:has(#only-mine:checked) .note:not([data-author="{me.id}"]) {{ display: none; }}\n'
+    )
+    return Response(rules, media_type="text/css")
 
 
 async def _page(request: Req, rt: Runtime, me: Participant, **extra: Any) -> Response[Any]:
@@ -215,6 +207,7 @@ async def withdraw_consent(request: Req, rt: Runtime, session_id: int) -> Respon
 
 
 routes = [
+    my_styles,
     join_by_code,
     join_form,
     join,
