@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import ExitStack
+from dataclasses import replace
 from typing import Any
 
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
+from litestar.exceptions import WebSocketDisconnect
+from litestar.testing import AsyncTestClient, TestClient
 
+from labs.app import create_app
+from labs.ratelimit import Bucket
+from labs.settings import Settings
+from labs.testing import PASSWORD
+from labs.web.api import MAX_STREAMS_PER_CALLER
 from tests.conftest import api_token, csrf, login, make_account
 
 Client = AsyncTestClient[Litestar]
@@ -145,3 +154,87 @@ async def test_odd_requests_to_pages_and_static_files(client: Client, rt: Any) -
     quoted = await client.get("/sessions/1/console", headers={"host": 'evil"host'})
     assert quoted.status_code < 500
     assert (await client.get("/api/v1/sessions", headers={"host": "a'b\"c"})).status_code < 500
+
+
+# --- 5. guessing and flooding --------------------------------------------------------------
+
+
+async def test_password_guessing_is_throttled_per_account(client: Client, rt: Any) -> None:
+    victim = await make_account(rt)
+    for _ in range(40):
+        wrong = await client.post("/api/v1/auth/tokens", json={"email": victim.email, "password": "not it at all"})
+        assert wrong.status_code in (401, 429)
+    right = await client.post("/api/v1/auth/tokens", json={"email": victim.email, "password": PASSWORD})
+    assert right.status_code == 429
+    assert "Wait" in right.json()["detail"]
+    await client.get("/login")
+    page = await client.post(
+        "/login", data={"email": victim.email, "password": PASSWORD, "_csrf_token": client.cookies.get("labs_csrf", "")}
+    )
+    assert page.status_code == 429 and "labs_session" not in client.cookies
+
+
+async def test_guessing_across_accounts_is_throttled_per_address(client: Client, rt: Any) -> None:
+    answers = [
+        (await client.post("/api/v1/auth/tokens", json={"email": f"u{i}@example.org", "password": "x"})).status_code
+        for i in range(35)
+    ]
+    # 30 wrong answers, then (one more may have refilled while argon2 worked) refusals, unchecked.
+    assert answers[:30] == [401] * 30 and answers[-1] == 429 and answers.count(401) <= 32
+
+
+async def test_forwarded_for_counts_only_from_a_configured_proxy(settings: Settings) -> None:
+    async def guesses(app: Litestar) -> list[int]:
+        async with AsyncTestClient(app=app) as c:
+            return [
+                (
+                    await c.post(
+                        "/api/v1/auth/tokens",
+                        json={"email": f"v{i}@example.org", "password": "x"},
+                        headers={"x-forwarded-for": f"10.0.0.{i}"},
+                    )
+                ).status_code
+                for i in range(35)
+            ]
+
+    # Anyone can send the header: by default it changes nothing.
+    assert 429 in await guesses(create_app(settings))
+    # Behind a proxy we run (the test client's address), each forwarded address has its own allowance.
+    behind = replace(settings, trusted_proxies=frozenset({"testclient"}))
+    assert 429 not in await guesses(create_app(behind))
+
+
+async def test_joins_per_address_are_bounded(client: Client, rt: Any) -> None:
+    headers, session = await _session(client, rt)
+    # The real bound is a rate no full hall reaches (docs/api.md); three keep this test short.
+    rt.limits.joins = Bucket("joins", capacity=3, per_second=0.001, store=rt.limits.notes.store)
+    for name in ("A", "B", "C"):
+        await _join(client, session["join_code"], name)
+    before = await _event_count(client, session["id"], headers)
+    flood = await client.post(
+        "/api/v1/join", json={"join_code": session["join_code"], "display_name": "D", "consent": "none"}
+    )
+    assert flood.status_code == 429
+    assert await _event_count(client, session["id"], headers) == before
+
+
+async def test_one_participant_cannot_open_hundreds_of_streams(client: Client, rt: Any, app: Litestar) -> None:
+    _, session = await _session(client, rt)
+    _, mine = await _join(client, session["join_code"])
+    url = f"/api/v1/sessions/{session['id']}/stream"
+
+    def open_many() -> list[int]:
+        codes = []
+        with TestClient(app=app) as sync, ExitStack() as sockets:
+            for _ in range(MAX_STREAMS_PER_CALLER + 2):
+                try:
+                    ws = sockets.enter_context(sync.websocket_connect(url, headers=mine))
+                    ws.send_text('{"type": "ping"}')
+                    ws.receive_text(timeout=5)
+                    codes.append(101)
+                except WebSocketDisconnect as e:
+                    codes.append(e.code)
+        return codes
+
+    codes = await asyncio.to_thread(open_many)
+    assert codes == [101] * MAX_STREAMS_PER_CALLER + [4429, 4429]

@@ -29,6 +29,10 @@ class Settings:
     port: int = field(default_factory=lambda: int(_env("LABS_PORT", "8000")))
     # Base URL people reach the app at (join links and QR codes); defaults to the request's own.
     public_url: str = field(default_factory=lambda: _env("LABS_PUBLIC_URL", ""))
+    # Addresses of the reverse proxies in front of the app, whose X-Forwarded-For is believed.
+    trusted_proxies: frozenset[str] = field(
+        default_factory=lambda: frozenset(a.strip() for a in _env("LABS_TRUSTED_PROXIES", "").split(",") if a.strip())
+    )
     # Origins (space-separated) that may show the projector in a frame, e.g. a city dashboard.
     frame_ancestors: str = field(default_factory=lambda: _env("LABS_FRAME_ANCESTORS", ""))
     secret_key: str = ""

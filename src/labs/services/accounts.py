@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from labs.errors import Conflict, Invalid, Unauthorized
+from labs.errors import Conflict, Invalid, RateLimited, Unauthorized
 from labs.models import Account, ApiToken, LoginSession, Role
 from labs.runtime import Runtime
 from labs.services.credentials import (
@@ -70,18 +70,26 @@ async def create(
     return account
 
 
-async def authenticate(rt: Runtime, email: str, password: str) -> Account:
+async def authenticate(rt: Runtime, email: str, password: str, *, client: str = "local") -> Account:
+    """The account behind an email and password, attempts throttled per account and per address
+    (`client`) before any password is checked."""
+    email = (email or "").strip().lower()
+    account_ok = await rt.limits.logins_per_account.take(email[:254])
+    if not await rt.limits.logins_per_address.take(client) or not account_ok:
+        raise RateLimited("Too many login attempts. Wait a few minutes and try again.")
     async with rt.db.read() as db:
-        account = await db.scalar(select(Account).where(Account.email == (email or "").strip().lower()))
+        account = await db.scalar(select(Account).where(Account.email == email))
     ok = await verify_password(account.password_hash if account else None, password or "")
     if not ok or account is None or not account.active:
         raise Unauthorized(WRONG_LOGIN)
     return account
 
 
-async def log_in(rt: Runtime, email: str, password: str, old_session_id: str | None = None) -> tuple[Account, str]:
+async def log_in(
+    rt: Runtime, email: str, password: str, old_session_id: str | None = None, *, client: str = "local"
+) -> tuple[Account, str]:
     """Check the password and open a fresh login session (a new id every time: no fixation)."""
-    account = await authenticate(rt, email, password)
+    account = await authenticate(rt, email, password, client=client)
     session_id = secrets.token_urlsafe(32)
     async with rt.db.write() as db:
         if old_session_id:
@@ -106,8 +114,8 @@ async def by_login_session(rt: Runtime, session_id: str) -> Account | None:
     return account if account and account.active else None
 
 
-async def issue_api_token(rt: Runtime, email: str, password: str) -> str:
-    account = await authenticate(rt, email, password)
+async def issue_api_token(rt: Runtime, email: str, password: str, *, client: str = "local") -> str:
+    account = await authenticate(rt, email, password, client=client)
     token = new_token(ACCOUNT_TOKEN_PREFIX)
     async with rt.db.write() as db:
         db.add(ApiToken(account_id=account.id, token_hash=token_digest(token)))

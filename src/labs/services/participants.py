@@ -66,6 +66,8 @@ class Joined(NamedTuple):
 async def join(rt: Runtime, code: str, data: dict[str, Any], client: str, device: str | None = None) -> Joined:
     """Join by code. `device` is the community's device token from an earlier join, if any: the
     participant is then that device's member again."""
+    if not await rt.limits.joins.take(client):
+        raise RateLimited("Very many people joined from this address just now. Wait a minute and try again.")
     code = normalise_code(code)
     async with rt.db.read() as db:
         session = await db.scalar(select(LabSession).where(LabSession.join_code == code)) if code else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -22,10 +23,12 @@ from labs.runtime import Runtime
 from labs.services import accounts, cases, notes, participants, sessions, votes
 from labs.web import auth, fragments
 from labs.web.auth import Identity
-from labs.web.participant import client_key
 from labs.web.render import request_lang
 
 MAX_WS_MESSAGE = 64 * 1024
+# Open live streams per caller (participant or account) in one server process: a phone and a
+# laptop with a few tabs each fit; a script opening hundreds does not.
+MAX_STREAMS_PER_CALLER = 10
 
 
 class TokenRequest(msgspec.Struct):
@@ -141,8 +144,9 @@ def _participant_of(identity: Identity, session_id: int) -> Participant:
 
 
 @post("/auth/tokens", status_code=201, summary="Get a bearer token for an account")
-async def create_token(rt: Runtime, data: TokenRequest) -> TokenResponse:
-    return TokenResponse(token=await accounts.issue_api_token(rt, data.email, data.password))
+async def create_token(request: Request[Any, Any, State], rt: Runtime, data: TokenRequest) -> TokenResponse:
+    client = auth.client_address(request)
+    return TokenResponse(token=await accounts.issue_api_token(rt, data.email, data.password, client=client))
 
 
 @post("/sessions", guards=[auth.facilitator], status_code=201, summary="Create a session with its agenda")
@@ -191,7 +195,7 @@ async def set_timer(rt: Runtime, identity: Identity, session_id: int, data: Time
 
 @post("/join", status_code=201, summary="Join a session by its code (no account)")
 async def join(request: Request[Any, Any, State], rt: Runtime, data: JoinIn) -> JoinOut:
-    joined = await participants.join(rt, data.join_code, _dict(data), client_key(request), data.device_token)
+    joined = await participants.join(rt, data.join_code, _dict(data), auth.client_address(request), data.device_token)
     p = joined.participant
     return JoinOut(p.session_id, p.id, joined.token, member_id=p.member_id, device_token=joined.device)
 
@@ -395,12 +399,38 @@ async def stream(
     except LabsError:
         await socket.close(code=4404, reason="No such session, or not yours")
         return
+    identity = await auth.identify(socket)
+    who = identity.participant or identity.account
+    caller = f"{'p' if identity.participant else 'a'}{who.id if who else 0}"
+    streams: Counter[str] = socket.app.state.setdefault("open_streams", Counter())
+    if streams[caller] >= MAX_STREAMS_PER_CALLER:
+        await socket.close(code=4429, reason=f"At most {MAX_STREAMS_PER_CALLER} live streams at once")
+        return
+    streams[caller] += 1
+    try:
+        await _serve(socket, rt, hub, session_id, audience, identity, after, batch)
+    finally:
+        streams[caller] -= 1
+        if streams[caller] <= 0:
+            del streams[caller]
+
+
+async def _serve(
+    socket: WebSocket[Any, Any, State],
+    rt: Runtime,
+    hub: live.Hub,
+    session_id: int,
+    audience: str,
+    identity: Identity,
+    after: int,
+    batch: int,
+) -> None:
     await socket.accept()
 
     async def send(frame: str) -> None:
         await socket.send_text(frame)
 
-    lang = request_lang(socket, await auth.identify(socket))
+    lang = request_lang(socket, identity)
 
     async def reset() -> None:
         await send(await fragments.snapshot(rt, session_id, audience, lang))

@@ -46,6 +46,18 @@ def cookie(connection: Connection, key: str, value: str, max_age: int) -> Cookie
     return Cookie(key=key, value=value, httponly=True, samesite="lax", secure=secure, max_age=max_age, path="/")
 
 
+def client_address(connection: Connection) -> str:
+    """The caller's address. X-Forwarded-For counts only when the direct peer is one of the
+    proxies in LABS_TRUSTED_PROXIES, and then its last entry that is not itself such a proxy:
+    anyone can send the header, only a proxy we run can vouch for it."""
+    peer = connection.client.host if connection.client else "unknown"
+    trusted = connection.app.state.settings.trusted_proxies
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in connection.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    return next((h for h in reversed(hops) if h not in trusted), peer)
+
+
 def participant_cookie(session_id: int) -> str:
     return PARTICIPANT_COOKIE.format(session_id=session_id)
 

@@ -60,7 +60,9 @@ async def setup(request: Req, rt: Runtime) -> Response[Any]:
             display_name=data.get("display_name", ""),
             first_admin=True,
         )
-        _, session_id = await accounts.log_in(rt, data.get("email", ""), data.get("password", ""))
+        _, session_id = await accounts.log_in(
+            rt, data.get("email", ""), data.get("password", ""), client=auth.client_address(request)
+        )
     except LabsError as e:
         return page(
             request,
@@ -83,7 +85,11 @@ async def login(request: Req, rt: Runtime, next: str | None = None) -> Response[
     target = safe_next(data.get("next") or next, "")
     try:
         account, session_id = await accounts.log_in(
-            rt, data.get("email", ""), data.get("password", ""), request.cookies.get(SESSION_COOKIE)
+            rt,
+            data.get("email", ""),
+            data.get("password", ""),
+            request.cookies.get(SESSION_COOKIE),
+            client=auth.client_address(request),
         )
     except LabsError as e:
         return page(

@@ -37,10 +37,6 @@ async def _me(request: Req, rt: Runtime, session_id: int) -> Participant:
     return participant
 
 
-def client_key(request: Req) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @get("/join")
 async def join_by_code(request: Req, code: str | None = None) -> Response[Any]:
     if code and normalise_code(code):
@@ -81,7 +77,7 @@ async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
     community_id = session.community_id if session else None
     device = request.cookies.get(members.device_cookie(community_id)) if community_id else None
     try:
-        participant, token, device = await participants.join(rt, code, data, client_key(request), device)
+        participant, token, device = await participants.join(rt, code, data, auth.client_address(request), device)
     except LabsError as e:
         if session is None or e.status_code in (410, 429):
             raise
