@@ -396,8 +396,30 @@ def test_demo_on_a_fresh_sqlite_database_and_never_twice(env: dict[str, str], tm
 
     again = run(env, "demo")
     assert again.returncode == 1
-    assert "already loaded" in again.stderr
+    assert "already holds" in again.stderr and "--force" in again.stderr
+    forced = run(env, "demo", "--force")
+    assert forced.returncode == 1
+    assert "already loaded" in forced.stderr
     assert with_runtime(url, tmp_path, demo_facts)["cases"] == facts["cases"]
+
+
+def test_demo_refuses_a_database_with_accounts_unless_forced(env: dict[str, str]) -> None:
+    assert run(env, "db", "upgrade").returncode == 0
+    assert run(env, "users", "create", "--email", "real@example.org", "--password", PASSWORD,
+               "--role", "admin").returncode == 0
+    refused = run(env, "demo")
+    assert refused.returncode == 1 and "already holds 1 account(s)" in refused.stderr
+    with sqlite3.connect(sqlite_path(env)) as conn:
+        assert conn.execute("SELECT count(*) FROM account").fetchone() == (1,)
+    assert run(env, "demo", "--force").returncode == 0
+
+
+def test_data_folder_and_database_are_private(tmp_path: Path) -> None:
+    env = _env(tmp_path / "fresh")
+    assert run(env, "db", "upgrade").returncode == 0
+    folder = Path(env["LABS_DATA_DIR"])
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert sqlite_path(env).stat().st_mode & 0o777 == 0o600
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------
@@ -431,4 +453,4 @@ def test_demo_on_postgres(pg_database: str, tmp_path: Path) -> None:
 
     again = run(env, "demo")
     assert again.returncode == 1
-    assert "already loaded" in again.stderr
+    assert "already holds" in again.stderr

@@ -412,14 +412,15 @@ def followups_send() -> None:
 
 
 @cli.command()
-def demo() -> None:
+@click.option("--force", is_flag=True, help="Load it into a database that already holds accounts.")
+def demo(force: bool) -> None:
     """Load a demo: a learning community of Dutch and European cities with three sessions,
     ten cases, notes, votes, outcomes and follow-ups. One session is left live to join from a
     phone.
 
     Migrates the database first. Refuses when the demo was loaded before; use a fresh
-    LABS_DATA_DIR or LABS_DATABASE_URL for a new one. Every demo account has the password
-    printed at the end.
+    LABS_DATA_DIR or LABS_DATABASE_URL for a new one. Refuses a database that holds accounts
+    unless --force: the demo adds accounts (an admin among them) whose password it prints.
     """
     settings = get_settings()
     url = settings.database_url
@@ -428,7 +429,13 @@ def demo() -> None:
     if before != after:
         click.echo(f"Migrated {_safe_url(url)}: {before or 'empty'} -> {after}.")
     from labs.demo import load_demo
+    from labs.services import accounts
 
+    if not force and (held := _run(settings, accounts.count)):
+        raise click.ClickException(
+            f"{_safe_url(url)} already holds {held} account(s). The demo adds accounts with a published "
+            "password, an admin among them: load it into a fresh LABS_DATA_DIR, or pass --force."
+        )
     result = _run(settings, load_demo)
     base = _base_url(settings)
     live = result["live"]

@@ -20,6 +20,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from labs.db import private_sqlite_file
 from labs.settings import ROOT, normalise_db_url
 
 MIGRATIONS_DIR = ROOT / "migrations"
@@ -50,6 +51,7 @@ def _no_running_loop(name: str) -> None:
 
 def upgrade(url: str, revision: str = "head") -> None:
     _no_running_loop("upgrade")
+    private_sqlite_file(url)
     command.upgrade(config(url), revision)
 
 
