@@ -92,6 +92,15 @@ RECORD_PAGE = "302 302 302 200 404 200 200"  # a session's record: its facilitat
 OUTCOME_PAGE = "302 302 302 200 404 404 200"  # an outcome of S: who runs S (researchers: community outcomes)
 OUTCOME_FORM_ANSWERS = "401 401 401 302 404 404 302"
 OUTCOME_API = "401 401 401 200 404 404 200"
+INDICATOR_FORM = {
+    "name": "Insulated homes", "unit": "%", "source": "survey", "baseline": "20", "baseline_on": "2026-01-01",
+    "target": "50", "target_on": "2028-01-01",
+}
+EXPERIMENT_FORM = {"title": "Ambassadors", "hypothesis": "Neighbours convince neighbours."}
+LAB_PAGE = "302 302 302 200 200 200 200"  # living-lab pages: for facilitators and researchers
+LAB_FORM = "401 401 401 302 404 403 302"  # a change to a lab: its own facilitators
+LAB_READ_API = "401 401 401 200 200 200 200"
+LAB_API = "401 401 401 201 404 403 201"
 NEW_ACCOUNT_FORM = {"email": "new@example.org", "password": PASSWORD, "role": "researcher"}
 
 ROWS = [
@@ -308,6 +317,49 @@ ROWS = [
     row("POST", "/api/v1/research/exports", RESEARCH_API,
         lambda w: {"scope": f"session:{w.session}", "format": "json"}),
     row("GET", "/api/v1/research/exports", RESEARCH_API),
+    # --- living labs -------------------------------------------------------------------------
+    row("GET", "/livinglabs", LAB_PAGE),
+    row("GET", "/livinglabs/compare", LAB_PAGE),
+    row("GET", "/livinglabs/compare/results.json", LAB_PAGE),
+    row("GET", "/livinglabs/compare/results.csv", LAB_PAGE),
+    row("GET", "/livinglabs/{lab_id:int}", LAB_PAGE),
+    row("GET", "/livinglabs/{lab_id:int}/toc.svg", LAB_PAGE),
+    row("GET", "/livinglabs/{lab_id:int}/history", LAB_PAGE),
+    row("GET", "/livinglabs/{lab_id:int}/indicators", LAB_PAGE),
+    row("GET", "/livinglabs/{lab_id:int}/indicators/{indicator_id:int}", LAB_PAGE),
+    row("GET", "/livinglabs/{lab_id:int}/experiments", LAB_PAGE),
+    row("GET", "/livinglabs/{lab_id:int}/experiments/{experiment_id:int}", LAB_PAGE),
+    row("POST", "/livinglabs/{lab_id:int}/toc/nodes", LAB_FORM, {"kind": "output", "title": "Scans"}),
+    row("POST", "/livinglabs/{lab_id:int}/toc/nodes/{node_id:int}", LAB_FORM, {"kind": "short_term", "title": "Y"}),
+    row("POST", "/livinglabs/{lab_id:int}/toc/nodes/{node_id:int}/delete", LAB_FORM, node_id=lambda w: w.step),
+    row("POST", "/livinglabs/{lab_id:int}/toc/links", LAB_FORM, lambda w: {"from_id": w.node, "to_id": w.impact}),
+    row("POST", "/livinglabs/{lab_id:int}/toc/links/{link_id:int}/delete", LAB_FORM),
+    row("POST", "/livinglabs/{lab_id:int}/toc/nodes/{node_id:int}/outcomes", LAB_FORM,
+        lambda w: {"outcome_id": w.free_outcome}),
+    row("POST", "/livinglabs/{lab_id:int}/toc/nodes/{node_id:int}/outcomes/{outcome_id:int}/delete", LAB_FORM,
+        outcome_id=lambda w: w.lab_outcome),
+    row("POST", "/livinglabs/{lab_id:int}/indicators", LAB_FORM, lambda w: {**INDICATOR_FORM, "node_id": w.node}),
+    row("POST", "/livinglabs/{lab_id:int}/indicators/{indicator_id:int}/{action:str}", LAB_FORM,
+        {"value": "30", "measured_on": "2026-06-01"}, action="measurements"),
+    row("POST", "/livinglabs/{lab_id:int}/experiments", LAB_FORM, EXPERIMENT_FORM),
+    row("POST", "/livinglabs/{lab_id:int}/experiments/{experiment_id:int}/{action:str}", LAB_FORM,
+        {"title": "Train", "owner": "Fatima", "due_on": "2026-03-01"}, action="actions"),
+    row("GET", "/api/v1/livinglabs", LAB_READ_API),
+    row("GET", "/api/v1/livinglabs/results", LAB_READ_API),
+    row("GET", "/api/v1/livinglabs/{lab_id:int}/toc", LAB_READ_API),
+    row("GET", "/api/v1/livinglabs/{lab_id:int}/indicators", LAB_READ_API),
+    row("GET", "/api/v1/livinglabs/{lab_id:int}/events", LAB_READ_API),
+    row("POST", "/api/v1/livinglabs/{lab_id:int}/toc/nodes", LAB_API, {"kind": "output", "title": "Scans"}),
+    row("POST", "/api/v1/livinglabs/{lab_id:int}/toc/links", LAB_API, lambda w: {"from_id": w.node, "to_id": w.impact}),
+    row("POST", "/api/v1/livinglabs/{lab_id:int}/indicators", LAB_API,
+        lambda w: {**INDICATOR_FORM, "baseline": 20, "target": 50, "node_id": w.node}),
+    row("POST", "/api/v1/livinglabs/{lab_id:int}/indicators/{indicator_id:int}/measurements", LAB_API,
+        {"value": 30, "measured_on": "2026-06-01"}),
+    # A JSON body is not a CSV file: the lab's facilitators get the reason, nothing is written.
+    row("POST", "/api/v1/livinglabs/{lab_id:int}/indicators/{indicator_id:int}/measurements/import",
+        "401 401 401 400 404 403 400", {"date": "2026-06-01"}),
+    row("POST", "/api/v1/livinglabs/{lab_id:int}/indicators/{indicator_id:int}/measurements/from-poll", LAB_API,
+        lambda w: {"poll_id": w.lab_poll}),
     # --- the live stream (close codes; 101: accepted) ---------------------------------------
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 101 4404 101 4404 4404 101"),
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 4404 4404 101 4404 4404 101", query="view=console"),
@@ -352,6 +404,16 @@ class World:
     outcome: int = 0  # an outcome of S that came from the case, with its check-ins
     follow_up: int = 0  # its first check-in ...
     token: str = ""  # ... and that check-in's private token
+    lab: int = 0  # a living lab the facilitator runs, with a Theory of Change:
+    step: int = 0  # an activity, which leads to ...
+    node: int = 0  # ... a short-term outcome (with an indicator and an attached outcome)
+    impact: int = 0  # the impact, not linked yet
+    link: int = 0
+    lab_outcome: int = 0  # attached to `node`
+    free_outcome: int = 0  # an outcome of the lab attached nowhere
+    indicator: int = 0
+    experiment: int = 0
+    lab_poll: int = 0  # a closed scale in a session of the lab
     callers: dict[str, Caller] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any]:
@@ -366,6 +428,11 @@ class World:
             "follow_up_id": self.follow_up,
             "token": self.token,
             "code": self.code,
+            "lab_id": self.lab,
+            "node_id": self.node,
+            "link_id": self.link,
+            "indicator_id": self.indicator,
+            "experiment_id": self.experiment,
         }
 
 
@@ -450,7 +517,38 @@ async def _build(world: World) -> None:
     )
     first = (await outcomes.view(rt, made["facilitator"], outcome.id)).follow_ups[0]
     world.outcome, world.follow_up, world.token = outcome.id, first.id, outcomes.token_of(rt, first)
+    await _living_lab(rt, made["facilitator"], world)
     await rt.db.dispose()
+
+
+async def _living_lab(rt: Runtime, facilitator: Any, world: World) -> None:
+    from labs.services import communities, experiments, indicators, outcomes, participants, polls, sessions, toc
+
+    lab = (await communities.create(rt, facilitator, {"name": "L", "kind": "living_lab", "city": "Utrecht"})).id
+    step = await toc.add_node(rt, facilitator, lab, {"kind": "activity", "title": "Cafés"})
+    node = await toc.add_node(rt, facilitator, lab, {"kind": "short_term", "title": "Insulate"})
+    impact = await toc.add_node(rt, facilitator, lab, {"kind": "impact", "title": "Fair transition"})
+    link = await toc.add_link(rt, facilitator, lab, {"from_id": step.id, "to_id": node.id})
+    made = [
+        await outcomes.record_outcome(
+            rt, facilitator, None, {"community_id": lab, "kind": "new_practice", "title": t, "what_changed": t}, {}
+        )
+        for t in ("Attached", "Free")
+    ]
+    await toc.attach_outcome(rt, facilitator, lab, node.id, made[0].id)
+    bounded = {**INDICATOR_FORM, "range_min": 0, "range_max": 100}
+    indicator = await indicators.define(rt, facilitator, lab, node.id, bounded)
+    experiment = await experiments.plan(rt, facilitator, lab, {**EXPERIMENT_FORM, "link_id": link.id})
+    evening = await sessions.create(rt, facilitator, {"title": "Evening", "community_id": lab})
+    scale = await polls.create(rt, facilitator, evening.id, {"kind": "scale", "question": "Ready?"})
+    await polls.set_status(rt, facilitator, evening.id, scale["id"], "open")
+    joined = await participants.join(rt, evening.join_code, {"display_name": "R", "consent": "none"}, "t")
+    resident = joined.participant
+    await polls.answer(rt, evening.id, scale["id"], {"client_id": "r", "number": 4}, participant=resident)
+    await polls.set_status(rt, facilitator, evening.id, scale["id"], "close")
+    world.lab, world.step, world.node, world.impact, world.link = lab, step.id, node.id, impact.id, link.id
+    world.lab_outcome, world.free_outcome, world.indicator = made[0].id, made[1].id, indicator.id
+    world.experiment, world.lab_poll = experiment.id, scale["id"]
 
 
 @pytest.fixture(scope="module")

@@ -266,7 +266,12 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     all_cases = await cases.list_cases(rt)
     facts: dict[str, Any] = {
         "roles": roles,
-        "sessions": [(s.status, len(s.activities), s.community_id) for s in all_sessions],
+        # The learning community's meetings (the living labs' sessions are counted below).
+        "sessions": [
+            (s.status, len(s.activities), s.community_id)
+            for s in all_sessions
+            if s.community_id == all_sessions[0].community_id
+        ],
         "cases": len(all_cases),
         "cities": {c.city for c in all_cases},
         "live_codes": [s.join_code for s in all_sessions if s.status is SessionStatus.live],
@@ -276,6 +281,8 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
         a.id == live.current_activity_id and a.opened_at and not a.closed_at for a in live.activities
     )
     facts["agenda_types"] = {a.type.value for s in all_sessions for a in s.activities}
+    facts["live_polls"] = [a.type.value for a in live.activities if a.type.value in ("poll", "scale")]
+    facts["living_labs"] = await living_lab_facts(rt)
 
     kinds: set[NoteKind] = set()
     hidden = pinned = 0
@@ -348,6 +355,27 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     return facts
 
 
+async def living_lab_facts(rt: Runtime) -> dict[str, Any]:
+    from labs.services import experiments, indicators, toc
+
+    found: dict[str, Any] = {"labs": [], "from_poll": 0}
+    for lab in await toc.labs(rt):
+        theory = await toc.theory(rt, lab.id)
+        courses = await indicators.courses(rt, lab.id)
+        logs = await experiments.logs(rt, lab.id)
+        found["labs"].append(
+            {
+                "kinds": {n.kind.value for n in theory.nodes},
+                "links": len(theory.links),
+                "measured": [len(c.measurements) for c in courses],
+                "evaluated": [log.experiment.result is not None for log in logs],
+                "case": any(log.experiment.case_id for log in logs),
+            }
+        )
+        found["from_poll"] += sum(1 for c in courses for m in c.measurements if m.poll_id and m.session_id)
+    return found
+
+
 def assert_demo(facts: dict[str, Any]) -> None:
     assert facts["roles"] == {"admin", "facilitator", "researcher"}
     assert len(facts["sessions"]) == 3
@@ -377,6 +405,13 @@ def assert_demo(facts: dict[str, Any]) -> None:
     assert trace["new_shared_in"] == {trace["live_id"]}
     assert trace["first_session_log"] and trace["live_log_shares_new"]
     assert trace["outcome_log"] and trace["derived_case_log"]
+    assert facts["live_polls"] == ["poll", "scale"]
+    labs = facts["living_labs"]
+    assert len(labs["labs"]) == 2 and labs["from_poll"] == 1
+    energy = next(lab for lab in labs["labs"] if lab["case"])
+    kinds = {"activity", "output", "short_term", "impact", "actor", "booster", "barrier", "assumption"}
+    assert kinds <= energy["kinds"]
+    assert energy["links"] >= 5 and min(energy["measured"]) >= 2 and all(energy["evaluated"])
 
 
 def assert_demo_output(stdout: str, facts: dict[str, Any]) -> None:

@@ -1091,6 +1091,266 @@ class PollRevealed(PollRef):
 # ==========================================================================================
 
 
+class TocNodeFields(Payload):
+    community_id: int
+    node_id: int
+    kind: str
+    title: str
+    description: str
+    about_id: int | None
+
+
+@event(
+    "toc.node_added",
+    stream="community",
+    audiences=STAFF,
+    changes=("toc",),
+    doc="An element was added to a living lab's Theory of Change (a step of the chain, an actor, a booster or "
+    "barrier, an assumption).",
+)
+class TocNodeAdded(TocNodeFields):
+    pass
+
+
+@event(
+    "toc.node_updated",
+    stream="community",
+    audiences=STAFF,
+    changes=("toc",),
+    doc="An element of the Theory of Change changed.",
+)
+class TocNodeUpdated(TocNodeFields):
+    pass
+
+
+@event(
+    "toc.node_removed",
+    stream="community",
+    audiences=STAFF,
+    changes=("toc",),
+    doc="An element was removed, with its links.",
+)
+class TocNodeRemoved(Payload):
+    community_id: int
+    node_id: int
+    title: str
+
+
+class _TocLink(Payload):
+    community_id: int
+    link_id: int
+    from_id: int
+    to_id: int
+
+
+@event(
+    "toc.link_added",
+    stream="community",
+    audiences=STAFF,
+    changes=("toc",),
+    doc="A 'leads to' link was added (never a cycle).",
+)
+class TocLinkAdded(_TocLink):
+    pass
+
+
+@event("toc.link_removed", stream="community", audiences=STAFF, changes=("toc",), doc="A 'leads to' link was removed.")
+class TocLinkRemoved(_TocLink):
+    pass
+
+
+class _TocOutcome(Payload):
+    community_id: int
+    node_id: int
+    outcome_id: int
+
+
+@event(
+    "toc.outcome_attached",
+    stream="community",
+    audiences=STAFF,
+    changes=("toc",),
+    doc="A recorded outcome was attached to a node.",
+)
+class TocOutcomeAttached(_TocOutcome):
+    pass
+
+
+@event(
+    "toc.outcome_detached",
+    stream="community",
+    audiences=STAFF,
+    changes=("toc",),
+    doc="An outcome was detached from a node.",
+)
+class TocOutcomeDetached(_TocOutcome):
+    pass
+
+
+class IndicatorFields(Payload):
+    community_id: int
+    id: int
+    node_id: int
+    name: str
+    unit: str
+    direction: str
+    source: str
+    baseline: float
+    baseline_on: str
+    target: float
+    target_on: str
+    range_min: float | None
+    range_max: float | None
+
+
+@event(
+    "indicator.defined",
+    stream="community",
+    audiences=STAFF,
+    changes=("indicators",),
+    doc="An indicator was defined on an outcome node: unit, direction, data source, baseline and target with their "
+    "dates, declared range.",
+)
+class IndicatorDefined(IndicatorFields):
+    pass
+
+
+@event(
+    "indicator.updated",
+    stream="community",
+    audiences=STAFF,
+    changes=("indicators",),
+    doc="An indicator's definition changed.",
+)
+class IndicatorUpdated(IndicatorFields):
+    pass
+
+
+@event(
+    "measurement.recorded",
+    stream="community",
+    audiences=STAFF,
+    changes=("indicators",),
+    doc="A measurement of an indicator, `via` screen, csv (one event per row) or poll (with the session and poll it "
+    "came from).",
+)
+class MeasurementRecorded(Payload):
+    community_id: int
+    id: int
+    indicator_id: int
+    value: float
+    measured_on: str
+    wave: str | None
+    note: str
+    session_id: int | None
+    poll_id: int | None
+    via: str
+
+
+class ExperimentFields(Payload):
+    community_id: int
+    id: int
+    title: str
+    hypothesis: str
+    link_id: int | None
+    topics: list[str]
+    sdgs: list[int]
+    status: str
+
+
+@event(
+    "experiment.planned",
+    stream="community",
+    audiences=STAFF,
+    changes=("experiments",),
+    doc="A living lab planned an experiment: its hypothesis, tied to a 'leads to' link of its Theory of Change.",
+)
+class ExperimentPlanned(ExperimentFields):
+    pass
+
+
+@event(
+    "experiment.updated",
+    stream="community",
+    audiences=STAFF,
+    changes=("experiments",),
+    doc="An experiment's plan or status (planned, running, finished) changed.",
+)
+class ExperimentUpdated(ExperimentFields):
+    pass
+
+
+@event(
+    "experiment.action_added",
+    stream="community",
+    audiences=STAFF,
+    changes=("experiments",),
+    doc="An action of an experiment, with its due date (its owner's name stays in its table).",
+)
+class ExperimentActionAdded(Payload):
+    community_id: int
+    experiment_id: int
+    action_id: int
+    title: str
+    due_on: str
+
+
+@event(
+    "experiment.action_done", stream="community", audiences=STAFF, changes=("experiments",), doc="An action was done."
+)
+class ExperimentActionDone(Payload):
+    community_id: int
+    experiment_id: int
+    action_id: int
+
+
+@event(
+    "experiment.session_linked",
+    stream="community",
+    audiences=STAFF,
+    changes=("experiments",),
+    doc="A session now belongs to an experiment.",
+)
+class ExperimentSessionLinked(Payload):
+    community_id: int
+    experiment_id: int
+    session_id: int
+
+
+@event(
+    "experiment.evaluated",
+    stream="community",
+    audiences=STAFF,
+    changes=("experiments",),
+    doc="An experiment's evaluation after the lab's protocol: result, what was tried, what worked and what didn't, "
+    "for whom, in which context, why, and the evidence.",
+)
+class ExperimentEvaluated(Payload):
+    community_id: int
+    experiment_id: int
+    result: str
+    tried: str
+    worked: str
+    did_not_work: str
+    for_whom: str
+    context: str
+    why: str
+    evidence: str
+
+
+@event(
+    "experiment.case_made",
+    stream="community",
+    audiences=STAFF,
+    changes=("experiments",),
+    doc="A finished experiment became a case in the case library.",
+)
+class ExperimentCaseMade(Payload):
+    community_id: int
+    experiment_id: int
+    case_id: int
+
+
 # --- documentation ------------------------------------------------------------------------
 
 

@@ -457,6 +457,8 @@ def demo(force: bool) -> None:
     click.echo(f"  the case it became: {base}/cases/{trace['derived_case_id']}")
     counts = ", ".join(f"{len(due.get(state, []))} {state}" for state in ("due", "overdue", "answered", "upcoming"))
     click.echo(f"  follow-ups ({counts}): {base}/followups")
+    click.echo(f"  a poll and a scale end its agenda: open them from {base}/sessions/{live['id']}/console")
+    click.echo(f"\nLiving labs: {base}/livinglabs (compare them at {base}/livinglabs/compare)")
     click.echo("\nStart the server with `labs serve`.")
 
 

@@ -397,7 +397,8 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     derived_id = demo.cases["zwolle"]
 
     m3 = await _third_meeting(demo, community.id)
-    living_lab = await demo_livinglab.live_polls(rt, sanne, m3.id)
+    live_polls = await demo_livinglab.live_polls(rt, sanne, m3.id)
+    living_labs = await demo_livinglab.living_labs(rt, sanne)
     karin = m1.people["karin"].member_id
     assert karin is not None
     merged = await demo_community.rejoin_and_merge(rt, sanne, community.id, m3.session.join_code, PEOPLE["karin"], karin)
@@ -416,7 +417,8 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
             for s in [await sessions.get(rt, m.id) for m in (m1, m2, m3)]
         ],
         "live": {"id": live.id, "title": live.title, "join_code": live.join_code, "activity": current.title},
-        "polls": [p["question"] for p in living_lab],
+        "polls": [p["question"] for p in live_polls],
+        "living_labs": living_labs,
         "cases": len(all_cases),
         "cities": sorted({c.city for c in all_cases}),
         "follow_ups": trace["follow_ups"],

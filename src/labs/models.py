@@ -652,6 +652,173 @@ class Memo(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 
 
+# --- living labs: Theory of Change, indicators, experiments --------------------------------
+
+
+class TocKind(enum.StrEnum):
+    # The chain that "leads to" links connect, in order:
+    activity = "activity"
+    output = "output"
+    short_term = "short_term"
+    medium_term = "medium_term"
+    long_term = "long_term"
+    impact = "impact"
+    # Around the chain, each optionally about one node of it:
+    actor = "actor"
+    booster = "booster"
+    barrier = "barrier"
+    assumption = "assumption"
+
+
+class TocNode(Base):
+    """One element of a living lab's Theory of Change: a step of the chain, an actor, a context
+    factor (booster or barrier) or an assumption."""
+
+    __tablename__ = "toc_node"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[TocKind] = mapped_column(enum_column(TocKind))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    about_id: Mapped[int | None] = mapped_column(ForeignKey("toc_node.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class TocLink(Base):
+    """`from_id` leads to `to_id`; the links of a Theory of Change never form a cycle."""
+
+    __tablename__ = "toc_link"
+    __table_args__ = (UniqueConstraint("from_id", "to_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
+    from_id: Mapped[int] = mapped_column(ForeignKey("toc_node.id", ondelete="CASCADE"))
+    to_id: Mapped[int] = mapped_column(ForeignKey("toc_node.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class TocNodeOutcome(Base):
+    """A recorded outcome (after a session) attached to a node of the Theory of Change."""
+
+    __tablename__ = "toc_node_outcome"
+    node_id: Mapped[int] = mapped_column(ForeignKey("toc_node.id", ondelete="CASCADE"), primary_key=True)
+    outcome_id: Mapped[int] = mapped_column(ForeignKey("outcome.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Direction(enum.StrEnum):
+    # Member names avoid str's own methods (str.lower, str.count).
+    higher_is_better = "higher"
+    lower_is_better = "lower"
+
+
+class DataSource(enum.StrEnum):
+    survey = "survey"
+    counted = "count"
+    observation = "observation"
+    municipal_data = "municipal_data"
+    open_data = "open_data"
+
+
+class Wave(enum.StrEnum):
+    baseline = "baseline"
+    interim = "interim"
+    endline = "endline"
+
+
+class Indicator(Base):
+    """What an outcome node is measured by, from its baseline towards its target."""
+
+    __tablename__ = "indicator"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("toc_node.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[Direction] = mapped_column(enum_column(Direction))
+    source: Mapped[DataSource] = mapped_column(enum_column(DataSource))
+    baseline: Mapped[float] = mapped_column(Float)
+    baseline_on: Mapped[date] = mapped_column(Date)
+    target: Mapped[float] = mapped_column(Float)
+    target_on: Mapped[date] = mapped_column(Date)
+    # The declared range of possible values (a 1-5 score, a percentage); None: unbounded.
+    range_min: Mapped[float | None] = mapped_column(Float)
+    range_max: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class Measurement(Base):
+    """One value of an indicator: entered, imported from CSV or taken from a live poll's result."""
+
+    __tablename__ = "measurement"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    indicator_id: Mapped[int] = mapped_column(ForeignKey("indicator.id", ondelete="CASCADE"), index=True)
+    value: Mapped[float] = mapped_column(Float)
+    measured_on: Mapped[date] = mapped_column(Date)
+    wave: Mapped[Wave | None] = mapped_column(enum_column(Wave))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("lab_session.id", ondelete="SET NULL"))
+    poll_id: Mapped[int | None] = mapped_column(ForeignKey("poll.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class ExperimentStatus(enum.StrEnum):
+    planned = "planned"
+    running = "running"
+    finished = "finished"
+
+
+class ExperimentResult(enum.StrEnum):
+    worked = "worked"
+    partly = "partly"
+    did_not_work = "did_not_work"
+    inconclusive = "inconclusive"
+
+
+class Experiment(Base):
+    """Something a living lab tries, with its hypothesis and, once finished, its evaluation in the
+    shape of the lab's protocol."""
+
+    __tablename__ = "experiment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    hypothesis: Mapped[str] = mapped_column(Text)
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("toc_link.id", ondelete="SET NULL"))
+    topics: Mapped[list[str]] = mapped_column(JsonB, default=list)
+    sdgs: Mapped[list[int]] = mapped_column(JsonB, default=list)
+    status: Mapped[ExperimentStatus] = mapped_column(enum_column(ExperimentStatus), default=ExperimentStatus.planned)
+    result: Mapped[ExperimentResult | None] = mapped_column(enum_column(ExperimentResult))
+    tried: Mapped[str] = mapped_column(Text, default="")
+    worked: Mapped[str] = mapped_column(Text, default="")
+    did_not_work: Mapped[str] = mapped_column(Text, default="")
+    for_whom: Mapped[str] = mapped_column(Text, default="")
+    context: Mapped[str] = mapped_column(Text, default="")
+    why: Mapped[str] = mapped_column(Text, default="")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+
+
+class ExperimentAction(Base):
+    __tablename__ = "experiment_action"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiment.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(120))
+    due_on: Mapped[date] = mapped_column(Date)
+    done_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
+class ExperimentSession(Base):
+    """A session that belongs to an experiment."""
+
+    __tablename__ = "experiment_session"
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiment.id", ondelete="CASCADE"), primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), primary_key=True)
+
+
 # --- the event log -------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -48,6 +49,23 @@ def integer(value: Any, field: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise Invalid("%(field)s must be a number.", {field: "Must be a number."}, field=field) from None
+
+
+def number(value: Any, field: str, *, required: bool = False) -> float | None:
+    """A finite decimal number; empty is None unless required."""
+    if value in (None, ""):
+        if required:
+            raise Invalid("%(field)s is required.", {field: "Give a number."}, field=field)
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        result = float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise Invalid("%(field)s must be a number.", {field: "Must be a number."}, field=field) from None
+    if not math.isfinite(result):
+        raise Invalid("%(field)s must be a number.", {field: "Must be a number."}, field=field)
+    return result
 
 
 def day(value: Any, field: str, label: str, *, required: bool = False) -> date | None:

@@ -75,20 +75,6 @@ def answer_data(answer: PollAnswer) -> dict[str, Any]:
 # --- validation ----------------------------------------------------------------------------
 
 
-def _optional_number(value: Any, field: str) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = float(value)
-    except (TypeError, ValueError):
-        raise Invalid("%(field)s must be a number.", {field: "Must be a number."}, field=field) from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise Invalid("%(field)s must be a number.", {field: "Must be a number."}, field=field)
-    return number
-
-
 def _options(value: Any) -> list[str]:
     raw = value if isinstance(value, list) else str(value or "").splitlines()
     options = [validate.text(o, "options", N_("An option"), MAX_OPTION) for o in raw]
@@ -138,8 +124,8 @@ def poll_fields(data: dict[str, Any]) -> dict[str, Any]:
             max_label=validate.text(data.get("max_label"), "max_label", N_("The label of the highest point"), 60),
         )
     else:
-        low_n = _optional_number(data.get("number_min"), "number_min")
-        high_n = _optional_number(data.get("number_max"), "number_max")
+        low_n = validate.number(data.get("number_min"), "number_min")
+        high_n = validate.number(data.get("number_max"), "number_max")
         if low_n is not None and high_n is not None and low_n >= high_n:
             raise Invalid(
                 "The lowest allowed number must be below the highest.",
@@ -166,7 +152,7 @@ def _answer_value(poll: Poll, data: dict[str, Any]) -> tuple[list[int], float | 
         if any(not 0 <= i < len(poll.options) for i in choices):
             raise Invalid("That is not one of the options.", {"choices": "Choose one of the options."})
         return choices, None
-    number = _optional_number(data.get("number", data.get("value")), "number")
+    number = validate.number(data.get("number", data.get("value")), "number")
     if number is None:
         raise Invalid("Give a number.", {"number": "Give a number."})
     if poll.kind is PollKind.scale:
