@@ -53,6 +53,20 @@ def _words(request: Req, identity: Identity) -> Callable[[str], str]:
     return lambda text: i18n.gettext(lang, text)
 
 
+async def _submit(
+    change: Callable[[], Awaitable[str]], again: Callable[[LabsError], Awaitable[Response[Any]]]
+) -> Response[Any]:
+    """Run a form's change and go where it says; a form that fails is shown again by `again`, with
+    its values and field errors. A bare 404 (no such lab, or not one the caller runs) stays a 404."""
+    try:
+        target = await change()
+    except LabsError as e:
+        if e.status_code == 404 and not e.field_errors:
+            raise
+        return await again(e)
+    return Redirect(target)
+
+
 KIND_WORDS = {
     "activity": "Activities",
     "output": "Outputs",
@@ -140,15 +154,17 @@ async def _toc_change(
     name: str,
     change: Callable[[dict[str, Any]], Awaitable[Any]],
 ) -> Response[Any]:
-    """Run one change from a ToC form; on failure show the page again with that form's errors."""
+    """One change from a ToC form; on failure the page again, with that form's errors."""
     data = await form_data(request)
-    try:
+
+    async def run() -> str:
         await change(data)
-    except LabsError as e:
-        if e.status_code == 404 and not e.field_errors:
-            raise
+        return f"/livinglabs/{lab_id}#{name}"
+
+    async def again(e: LabsError) -> Response[Any]:
         return await _toc_page(request, rt, identity, lab_id, failed_form=name, **failed(e, data))
-    return Redirect(f"/livinglabs/{lab_id}#{name}")
+
+    return await _submit(run, again)
 
 
 @post("/livinglabs/{lab_id:int}/toc/nodes", guards=editors)
@@ -239,13 +255,12 @@ async def indicator_list(request: Req, rt: Runtime, lab_id: int) -> Response[Any
 @post("/livinglabs/{lab_id:int}/indicators", guards=editors)
 async def define_indicator(request: Req, rt: Runtime, identity: Identity, lab_id: int) -> Response[Any]:
     data = await form_data(request)
-    try:
+
+    async def run() -> str:
         made = await indicators.define(rt, _account(identity), lab_id, data.get("node_id"), data)
-    except LabsError as e:
-        if e.status_code == 404 and not e.field_errors:
-            raise
-        return await _indicators_page(request, rt, lab_id, **failed(e, data))
-    return Redirect(f"/livinglabs/{lab_id}/indicators/{made.id}")
+        return f"/livinglabs/{lab_id}/indicators/{made.id}"
+
+    return await _submit(run, lambda e: _indicators_page(request, rt, lab_id, **failed(e, data)))
 
 
 async def _indicator_page(
@@ -280,7 +295,8 @@ async def indicator_action(
     """measurements (by hand), import (a CSV file), from-poll, edit (the definition)."""
     data = await form_data(request)
     account = _account(identity)
-    try:
+
+    async def run() -> str:
         if action == "measurements":
             await indicators.record(rt, account, lab_id, indicator_id, data)
         elif action == "import":
@@ -294,11 +310,12 @@ async def indicator_action(
             await indicators.update(rt, account, lab_id, indicator_id, data)
         else:
             raise Invalid("Unknown action %(action)r.", action=action)
-    except LabsError as e:
-        if e.status_code == 404 and not e.field_errors:
-            raise
+        return f"/livinglabs/{lab_id}/indicators/{indicator_id}#{action}"
+
+    async def again(e: LabsError) -> Response[Any]:
         return await _indicator_page(request, rt, identity, lab_id, indicator_id, failed_form=action, **failed(e, data))
-    return Redirect(f"/livinglabs/{lab_id}/indicators/{indicator_id}#{action}")
+
+    return await _submit(run, again)
 
 
 # --- experiments ---------------------------------------------------------------------------
@@ -334,13 +351,12 @@ async def experiment_list(request: Req, rt: Runtime, lab_id: int) -> Response[An
 @post("/livinglabs/{lab_id:int}/experiments", guards=editors)
 async def plan_experiment(request: Req, rt: Runtime, identity: Identity, lab_id: int) -> Response[Any]:
     data = await form_data(request)
-    try:
+
+    async def run() -> str:
         made = await experiments.plan(rt, _account(identity), lab_id, data)
-    except LabsError as e:
-        if e.status_code == 404 and not e.field_errors:
-            raise
-        return await _experiments_page(request, rt, lab_id, **failed(e, data))
-    return Redirect(f"/livinglabs/{lab_id}/experiments/{made.id}")
+        return f"/livinglabs/{lab_id}/experiments/{made.id}"
+
+    return await _submit(run, lambda e: _experiments_page(request, rt, lab_id, **failed(e, data)))
 
 
 async def _experiment_page(request: Req, rt: Runtime, lab_id: int, experiment_id: int, **extra: Any) -> Response[Any]:
@@ -369,7 +385,8 @@ async def experiment_action(
     """edit (plan and status), actions, done (an action), sessions, evaluation, case."""
     data = await form_data(request)
     account = _account(identity)
-    try:
+
+    async def run() -> str:
         if action == "edit":
             await experiments.update(rt, account, lab_id, experiment_id, data)
         elif action == "actions":
@@ -382,14 +399,15 @@ async def experiment_action(
             await experiments.evaluate(rt, account, lab_id, experiment_id, data)
         elif action == "case":
             case = await experiments.to_case(rt, account, lab_id, experiment_id, data)
-            return Redirect(f"/cases#case-{case.id}")
+            return f"/cases#case-{case.id}"
         else:
             raise Invalid("Unknown action %(action)r.", action=action)
-    except LabsError as e:
-        if e.status_code == 404 and not e.field_errors:
-            raise
+        return f"/livinglabs/{lab_id}/experiments/{experiment_id}#{action}"
+
+    async def again(e: LabsError) -> Response[Any]:
         return await _experiment_page(request, rt, lab_id, experiment_id, failed_form=action, **failed(e, data))
-    return Redirect(f"/livinglabs/{lab_id}/experiments/{experiment_id}#{action}")
+
+    return await _submit(run, again)
 
 
 routes: list[Any] = [
