@@ -355,9 +355,9 @@ ROWS = [
         lambda w: {**INDICATOR_FORM, "baseline": 20, "target": 50, "node_id": w.node}),
     row("POST", "/api/v1/livinglabs/{lab_id:int}/indicators/{indicator_id:int}/measurements", LAB_API,
         {"value": 30, "measured_on": "2026-06-01"}),
-    # A JSON body is not a CSV file: the lab's facilitators get the reason, nothing is written.
+    # A header without rows: the lab's facilitators get the reason, nothing is written.
     row("POST", "/api/v1/livinglabs/{lab_id:int}/indicators/{indicator_id:int}/measurements/import",
-        "401 401 401 400 404 403 400", {"date": "2026-06-01"}),
+        "401 401 401 400 404 403 400", {"csv": "date,value\n"}),
     row("POST", "/api/v1/livinglabs/{lab_id:int}/indicators/{indicator_id:int}/measurements/from-poll", LAB_API,
         lambda w: {"poll_id": w.lab_poll}),
     # --- the live stream (close codes; 101: accepted) ---------------------------------------

@@ -343,11 +343,11 @@ async def test_json_api(client: AsyncTestClient[Any], rt: Any) -> None:
     )
     assert m.status_code == 201
     bad = await client.post(
-        f"{base}/indicators/{iid}/measurements/import", content=b"date,value\n2026-06-01,x\n", headers=headers
+        f"{base}/indicators/{iid}/measurements/import", json={"csv": "date,value\n2026-06-01,x\n"}, headers=headers
     )
     assert bad.status_code == 400 and "Line 2" in bad.json()["detail"]
     good = await client.post(
-        f"{base}/indicators/{iid}/measurements/import", content=b"date,value\n2026-06-01,33\n", headers=headers
+        f"{base}/indicators/{iid}/measurements/import", json={"csv": "date,value\n2026-06-01,33\n"}, headers=headers
     )
     assert good.status_code == 201 and good.json()["imported"] == 1
     course = (await client.get(f"{base}/indicators", headers=headers)).json()[0]

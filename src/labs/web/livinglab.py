@@ -12,17 +12,18 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.response import Redirect
 
-from labs import auth, i18n
-from labs.auth import Identity
+from labs import i18n
 from labs.errors import Invalid, LabsError
+from labs.models import Role
 from labs.runtime import Runtime
 from labs.services import compare, experiments, indicators, toc
-from labs.web import indicator_chart, toc_picture
+from labs.web import auth, indicator_chart, toc_picture
+from labs.web.auth import Identity
 from labs.web.forms import form_data
 from labs.web.render import failed, page, request_lang
 
 Req = Request[Any, Any, State]
-staff = [auth.require(auth.Role.facilitator, auth.Role.researcher)]
+staff = [auth.require(Role.facilitator, Role.researcher)]
 editors = [auth.facilitator]
 PER_PAGE = 50
 

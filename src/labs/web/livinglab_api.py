@@ -6,18 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Router, get, post
-from litestar.datastructures import State
+from litestar import Router, get, post
 
-from labs import auth, events
+from labs import events
 from labs.catalogue import Audience
 from labs.errors import Invalid
 from labs.events import Stream
 from labs.runtime import Runtime
 from labs.services import compare, indicators, toc
+from labs.web.auth import Identity
 from labs.web.livinglab import _account, editors, staff
-
-Req = Request[Any, Any, State]
 
 
 class NodeIn(msgspec.Struct):
@@ -54,6 +52,10 @@ class MeasurementIn(msgspec.Struct):
     note: str = ""
 
 
+class ImportIn(msgspec.Struct):
+    csv: str  # the file's text: the API takes JSON bodies only
+
+
 class FromPollIn(msgspec.Struct):
     poll_id: int
     option: int | None = None  # choice polls: the option counted from 1
@@ -82,12 +84,12 @@ async def get_toc(rt: Runtime, lab_id: int) -> dict[str, Any]:
 
 
 @post("/livinglabs/{lab_id:int}/toc/nodes", guards=editors, status_code=201, summary="Add an element")
-async def add_node(rt: Runtime, identity: auth.Identity, lab_id: int, data: NodeIn) -> dict[str, Any]:
+async def add_node(rt: Runtime, identity: Identity, lab_id: int, data: NodeIn) -> dict[str, Any]:
     return toc.node_data(await toc.add_node(rt, _account(identity), lab_id, _dict(data)))
 
 
 @post("/livinglabs/{lab_id:int}/toc/links", guards=editors, status_code=201, summary="Add a 'leads to' link")
-async def add_link(rt: Runtime, identity: auth.Identity, lab_id: int, data: LinkIn) -> dict[str, Any]:
+async def add_link(rt: Runtime, identity: Identity, lab_id: int, data: LinkIn) -> dict[str, Any]:
     return toc.link_data(await toc.add_link(rt, _account(identity), lab_id, _dict(data)))
 
 
@@ -97,7 +99,7 @@ async def list_indicators(rt: Runtime, lab_id: int) -> list[dict[str, Any]]:
 
 
 @post("/livinglabs/{lab_id:int}/indicators", guards=editors, status_code=201, summary="Define an indicator")
-async def define(rt: Runtime, identity: auth.Identity, lab_id: int, data: IndicatorIn) -> dict[str, Any]:
+async def define(rt: Runtime, identity: Identity, lab_id: int, data: IndicatorIn) -> dict[str, Any]:
     made = await indicators.define(rt, _account(identity), lab_id, data.node_id, _dict(data))
     return indicators.indicator_data(made)
 
@@ -109,7 +111,7 @@ async def define(rt: Runtime, identity: auth.Identity, lab_id: int, data: Indica
     summary="Record a measurement",
 )
 async def measure(
-    rt: Runtime, identity: auth.Identity, lab_id: int, indicator_id: int, data: MeasurementIn
+    rt: Runtime, identity: Identity, lab_id: int, indicator_id: int, data: MeasurementIn
 ) -> dict[str, Any]:
     made = await indicators.record(rt, _account(identity), lab_id, indicator_id, _dict(data))
     return indicators.measurement_data(made)
@@ -119,12 +121,12 @@ async def measure(
     "/livinglabs/{lab_id:int}/indicators/{indicator_id:int}/measurements/import",
     guards=editors,
     status_code=201,
-    summary="Import measurements from a CSV body (text/csv): all rows or none",
+    summary="Import measurements from a CSV file's text ({\"csv\"}): all rows or none",
 )
 async def import_csv(
-    request: Req, rt: Runtime, identity: auth.Identity, lab_id: int, indicator_id: int
+    rt: Runtime, identity: Identity, lab_id: int, indicator_id: int, data: ImportIn
 ) -> dict[str, Any]:
-    made = await indicators.import_csv(rt, _account(identity), lab_id, indicator_id, await request.body())
+    made = await indicators.import_csv(rt, _account(identity), lab_id, indicator_id, data.csv.encode())
     return {"imported": len(made), "measurements": [indicators.measurement_data(m) for m in made]}
 
 
@@ -135,7 +137,7 @@ async def import_csv(
     summary="Take a closed poll's result as a measurement",
 )
 async def from_poll(
-    rt: Runtime, identity: auth.Identity, lab_id: int, indicator_id: int, data: FromPollIn
+    rt: Runtime, identity: Identity, lab_id: int, indicator_id: int, data: FromPollIn
 ) -> dict[str, Any]:
     made = await indicators.from_poll(rt, _account(identity), lab_id, indicator_id, _dict(data))
     return indicators.measurement_data(made)

@@ -40,7 +40,8 @@ def draw(theory: Theory, label: Callable[[str], str], title: str) -> str:
         bottom = top
         for i, kind in enumerate(kinds):
             x = PAD + i * (BOX_W + GAP_X)
-            parts.append(f'<text x="{x}" y="{top + 16}" class="head">{escape(label(kind.value))}</text>')
+            heading = escape(label(kind.value))
+            parts.append(f'<text x="{x}" y="{top + 16}" class="head" font-weight="700">{heading}</text>')
             y = top + HEAD
             for node in theory.of_kind(kind):
                 lines = _lines(node)
@@ -69,22 +70,25 @@ def draw(theory: Theory, label: Callable[[str], str], title: str) -> str:
             x2, y2, _w2, h2 = boxes[link.to_id]
             links.append(
                 f'<line x1="{x1 + w1}" y1="{y1 + h1 / 2}" x2="{x2 - 2}" y2="{y2 + h2 / 2}" '
-                f'class="leads-to" marker-end="url(#arrow)"/>'
+                f'class="leads-to" stroke="#1d4ed8" stroke-width="2" marker-end="url(#arrow)"/>'
             )
     for node in theory.nodes:
         if node.about_id in boxes and node.id in boxes:
             x1, y1, w1, _h1 = boxes[node.id]
             x2, y2, w2, h2 = boxes[node.about_id]
-            links.append(f'<line x1="{x1 + w1 / 2}" y1="{y1}" x2="{x2 + w2 / 2}" y2="{y2 + h2}" class="about"/>')
+            links.append(
+                f'<line x1="{x1 + w1 / 2}" y1="{y1}" x2="{x2 + w2 / 2}" y2="{y2 + h2}" class="about" '
+                'stroke="#6b7280" stroke-dasharray="4 3"/>'
+            )
     width = PAD * 2 + len(CHAIN) * BOX_W + (len(CHAIN) - 1) * GAP_X
     height = band_bottom + PAD
     summary = f"{len(theory.chain)} steps, {len(theory.links)} links, {len(theory.nodes) - len(theory.chain)} around"
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height:.0f}" width="{width}" '
-        f'height="{height:.0f}" role="img" aria-labelledby="toc-svg-title toc-svg-desc" class="toc-picture">'
+        f'height="{height:.0f}" role="img" aria-labelledby="toc-svg-title toc-svg-desc" class="toc-picture" '
+        # Presentation attributes, not a <style> element: the pages' CSP allows no inline styles.
+        'font-family="system-ui, sans-serif" font-size="13" fill="#111827">'
         f'<title id="toc-svg-title">{escape(title)}</title><desc id="toc-svg-desc">{escape(summary)}</desc>'
-        "<style>text{font:13px system-ui,sans-serif;fill:#111827}.head{font-weight:700}"
-        ".leads-to{stroke:#1d4ed8;stroke-width:2}.about{stroke:#6b7280;stroke-dasharray:4 3}</style>"
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" '
         'orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#1d4ed8"/></marker></defs>'
         f'<line x1="0" y1="{band_top - 15}" x2="{width}" y2="{band_top - 15}" stroke="#d1d5db"/>'
