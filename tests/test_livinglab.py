@@ -513,3 +513,19 @@ async def test_compare_labs_and_iati_export(client: AsyncTestClient[Any], rt: An
         in lines
     )
     assert (await client.get("/livinglabs/compare/results.json")).json()["results"] == data
+
+
+async def test_indicator_definition_changes_keep_measurements_in_range(client: AsyncTestClient[Any], rt: Any) -> None:
+    await _facilitator(client, rt)
+    lab = await _lab(client)
+    node = await _add(client, lab, "short_term", "Households insulate")
+    url = (await _indicator(client, lab, node)).headers["location"]
+    await client.post(f"{url}/measurements", data=_form(client, value="31", measured_on="2026-06-01"))
+    narrower = await client.post(f"{url}/edit", data=_form(client, **{**INDICATOR, "range_max": "30", "target": "29"}))
+    assert narrower.status_code == 400 and "A measurement (31) lies outside this range." in narrower.text
+    renamed = await client.post(
+        f"{url}/edit", data=_form(client, **{**INDICATOR, "name": "Insulated homes", "range_min": ""}), follow_redirects=False
+    )
+    assert renamed.status_code in (302, 303)
+    page = (await client.get(url)).text
+    assert "Insulated homes (%)" in page and "31 %" in page
