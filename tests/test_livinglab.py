@@ -523,9 +523,8 @@ async def test_indicator_definition_changes_keep_measurements_in_range(client: A
     await client.post(f"{url}/measurements", data=_form(client, value="31", measured_on="2026-06-01"))
     narrower = await client.post(f"{url}/edit", data=_form(client, **{**INDICATOR, "range_max": "30", "target": "29"}))
     assert narrower.status_code == 400 and "A measurement (31) lies outside this range." in narrower.text
-    renamed = await client.post(
-        f"{url}/edit", data=_form(client, **{**INDICATOR, "name": "Insulated homes", "range_min": ""}), follow_redirects=False
-    )
+    changes = {**INDICATOR, "name": "Insulated homes", "range_min": ""}
+    renamed = await client.post(f"{url}/edit", data=_form(client, **changes), follow_redirects=False)
     assert renamed.status_code in (302, 303)
     page = (await client.get(url)).text
     assert "Insulated homes (%)" in page and "31 %" in page
