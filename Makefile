@@ -40,9 +40,18 @@ lint: install
 translations: install
 	scripts/i18n.sh all
 
+# Each benchmark prints its table beside the bare baseline of the same run (docs/performance.md).
+# With LABS_BENCH_POSTGRES_URL (and LABS_BENCH_REDIS_URL) also PostgreSQL and two workers.
 bench: install
-	$(BIN)/python bench/live_latency.py
-	$(BIN)/python bench/notes_throughput.py
+	$(BIN)/python bench/live_latency.py --burst --clients 1000 --window 10
+	$(BIN)/python bench/live_latency.py --clients 1000 --rate 10 --duration 10
+	$(BIN)/python bench/notes_throughput.py --duration 10
+	$(BIN)/python bench/reconnect_storm.py --clients 1000 --behind 200
+	@if [ -n "$(LABS_BENCH_POSTGRES_URL)" ]; then \
+	  $(BIN)/python bench/notes_throughput.py --duration 10 --database-url "$(LABS_BENCH_POSTGRES_URL)"; fi
+	@if [ -n "$(LABS_BENCH_POSTGRES_URL)" ] && [ -n "$(LABS_BENCH_REDIS_URL)" ]; then \
+	  $(BIN)/python bench/live_latency.py --clients 2000 --rate 10 --duration 10 --servers 2 --client-procs 2 \
+	    --database-url "$(LABS_BENCH_POSTGRES_URL)" --channels-url "$(LABS_BENCH_REDIS_URL)"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -56,7 +56,8 @@ async def _main(conn: Connection, specs: list[Spec], keep_latencies: bool) -> No
     from websockets.asyncio.client import connect
 
     loop = asyncio.get_running_loop()
-    held = [Held(spec) for spec in specs]
+    # A client holds what its url says it has (after=N) until frames bring it further.
+    held = [Held(spec, seq=int(m[1]) if (m := re.search(r"after=(\d+)", spec.url)) else 0) for spec in specs]
     lat: list[float] = []
     first: dict[int, float] = {}  # note -> first arrival (monotonic) in this process
     last: dict[int, float] = {}

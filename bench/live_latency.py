@@ -98,14 +98,19 @@ async def post_notes(base_url: str, session_id: int, tokens: list[str], times: l
         async def one(i: int, sent: float) -> None:
             last_sent[0] = max(last_sent[0], sent)
             payload = {"client_id": uuid.uuid4().hex, "body": f"bench n={i} t={sent:.6f}", "kind": "idea"}
-            try:
-                response = await http.post(f"/sessions/{session_id}/notes", json=payload,
-                                           headers=bearer(tokens[i % len(tokens)]))
-            except Exception as e:
-                errors[type(e).__name__] += 1
-                return
+            for attempt in range(2):
+                try:
+                    response = await http.post(f"/sessions/{session_id}/notes", json=payload,
+                                               headers=bearer(tokens[i % len(tokens)]))
+                    break
+                except Exception as e:
+                    # A kept-alive connection the server closed as the post left: resend it with the
+                    # same client_id, as the phone's offline queue does (it is idempotent).
+                    errors[f"{type(e).__name__}{' (resent)' if attempt == 0 else ''}"] += 1
+                    if attempt:
+                        return
             post_ms.append((time.monotonic() - sent) * 1000)
-            if response.status_code == 201:
+            if response.status_code in (200, 201):
                 acked.append(i)
             else:
                 errors[str(response.status_code)] += 1

@@ -107,14 +107,15 @@ def main() -> None:
         server.migrate_and_start()
         fac = server.create_user(fresh_email())
         sid, joined = asyncio.run(setup(server.base_url, fac, max(args.clients, POSTERS)))
+        last = asyncio.run(warm_up(server, sid, joined[0]))
+        # They come in holding everything so far (the joins), as phones that were there already.
         specs = [
-            Spec(f"{server.ws_url}/api/v1/sessions/{sid}/stream?batch=1&after=0", bearer(p["token"]), "json")
+            Spec(f"{server.ws_url}/api/v1/sessions/{sid}/stream?batch=1&after={last}", bearer(p["token"]), "json")
             if i < json_clients else
-            Spec(f"{server.ws_url}/api/v1/sessions/{sid}/stream?view=participant&after=0",
+            Spec(f"{server.ws_url}/api/v1/sessions/{sid}/stream?view=participant&after={last}",
                  {"Cookie": f"labs_p{sid}={p['token']}"}, "html")
             for i, p in enumerate(joined[: args.clients])
         ]
-        last = asyncio.run(warm_up(server, sid, joined[0]))
         pool = Pool(specs)
         connected, per_conn = idle_memory(server.pid, pool, last)
         seen = pool.min_seq()

@@ -263,6 +263,9 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     roles = {a.role.value for a in await accounts.all_accounts(rt)}
     listed = await sessions.list_for(rt, admin)
     all_sessions = [await sessions.get(rt, s.id) for s in sorted(listed, key=lambda s: s.id)]
+    # The full hall (labs.demo_hall) stands apart from the community's meetings.
+    halls = [s for s in all_sessions if s.community_id is None]
+    all_sessions = [s for s in all_sessions if s.community_id is not None]
     all_cases = await cases.list_cases(rt)
     facts: dict[str, Any] = {
         "roles": roles,
@@ -295,6 +298,12 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
         consents |= {p.consent.value for p in await participants.in_session(rt, s.id)}
     facts.update(note_kinds=kinds, hidden=hidden, pinned=pinned, consents=consents)
     facts["clusters"] = sum([len(await notes.clusters(rt, s.id)) for s in all_sessions])
+    hall_walls = [await notes.wall(rt, s.id, include_hidden=True) for s in halls]
+    facts["hall"] = [
+        (s.status, len(w), sum(n["pinned"] for n in w), sum(n["hidden"] for n in w),
+         len(await notes.clusters(rt, s.id)))
+        for s, w in zip(halls, hall_walls, strict=True)
+    ]
     facts["revealed"] = [
         (state or {}).get("status") == "revealed" and bool((state or {}).get("results"))
         for state in [await votes.state(rt, s.id) for s in all_sessions]
@@ -384,6 +393,7 @@ def assert_demo(facts: dict[str, Any]) -> None:
     assert all(3 <= n <= 7 for _, n, _ in facts["sessions"])  # the live meeting ends with a poll and a scale
     assert len({c for _, _, c in facts["sessions"]}) == 1 and facts["sessions"][0][2] is not None
     assert facts["live_activity_open"]
+    assert facts["hall"] == [(SessionStatus.live, 240, 1, 3, 2)]  # a wall of 240 notes for the big screen
     assert facts["cases"] >= 8 and len(facts["cities"]) >= 8
     assert facts["note_kinds"] == set(NoteKind)
     assert facts["hidden"] >= 1 and facts["pinned"] >= 1

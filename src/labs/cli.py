@@ -450,6 +450,9 @@ def demo(force: bool) -> None:
     click.echo(f"  current activity: {live['activity']}")
     click.echo(f"  join code: {live['join_code']}")
     click.echo(f"  join from a phone: {base}/j/{live['join_code']}")
+    hall = result["hall"]
+    click.echo(f"\nA full hall: {hall['title']} ({hall['notes']} notes, join code {hall['join_code']})")
+    click.echo(f"  projector: {base}/sessions/{hall['id']}/projector   console: {base}/sessions/{hall['id']}/console")
     trace, due = result["trace"], result["follow_ups"]
     click.echo("\nOne case from sharing to adoption (log in as a facilitator):")
     click.echo(f"  the meeting's record, where it was shared: {base}/sessions/{trace['shared_in']}")

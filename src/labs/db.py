@@ -30,7 +30,10 @@ def private_sqlite_file(url: str) -> None:
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     private_sqlite_file(url)
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    # Readers: enough kept connections that a reconnect storm (a thousand phones asking who they
+    # are and what they missed) waits in the pool's queue, not on opening connections and threads.
+    pool = {} if immediate else {"pool_size": 20, "max_overflow": 30, "pool_timeout": 60}
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:

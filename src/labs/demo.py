@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labs import demo_community, demo_livinglab
+from labs import demo_community, demo_hall, demo_livinglab
 from labs.errors import Conflict
 from labs.models import (
     Account,
@@ -404,6 +404,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     merged = await demo_community.rejoin_and_merge(rt, sanne, community.id, m3.session.join_code, PEOPLE["karin"], karin)
     erased = await demo_community.erase_on_request(rt, demo.accounts["admin"], m1.people["gast"].id)
     coders = await _coding(demo, m1)
+    big = await demo_hall.hall(rt, sanne)
 
     live = await sessions.get(rt, m3.id)
     current = next(a for a in live.activities if a.id == live.current_activity_id)
@@ -417,6 +418,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
             for s in [await sessions.get(rt, m.id) for m in (m1, m2, m3)]
         ],
         "live": {"id": live.id, "title": live.title, "join_code": live.join_code, "activity": current.title},
+        "hall": big,
         "polls": [p["question"] for p in live_polls],
         "living_labs": living_labs,
         "cases": len(all_cases),
