@@ -144,11 +144,14 @@
     }
   });
 
-  // The note before which "Older notes" continues: the oldest unpinned one on screen.
-  window.labsOldestNote = () => {
+  // "Older notes" continues before the oldest unpinned note on screen (set as it is pressed,
+  // before htmx reads the field: this listener captures the click first).
+  document.addEventListener("click", (evt) => {
+    if (!evt.target.closest?.("#older-more button")) return;
     const ids = Array.from(document.querySelectorAll("#wall .note:not(.pinned), #older .note"), noteId);
-    return ids.length ? Math.min(...ids) : 0;
-  };
+    const field = document.getElementById("older-before");
+    if (field) field.value = String(ids.length ? Math.min(...ids) : 0);
+  }, true);
 
   // The projector shows only whole cards: one the screen would cut at the bottom is hidden.
   function fitProjector() {
