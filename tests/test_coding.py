@@ -214,7 +214,7 @@ async def test_a_bad_codebook_file_writes_nothing(
 ) -> None:
     _, headers = await researcher(client, rt)
     await _code(client, headers, name="Existing")
-    response = await client.post("/api/v1/research/codes/import", content=content, headers=headers)
+    response = await client.post("/api/v1/research/codes/import", json={"qdc": content.decode()}, headers=headers)
     assert response.status_code == 400, response.text
     assert says in response.json()["detail"]
     assert [c["name"] for c in await _codes(client, headers)] == ["Existing"]
@@ -235,7 +235,7 @@ async def test_codebook_out_and_back_in(client: AsyncTestClient[Any], rt: Any) -
     assert tree.xpath("//c:Code[@name='Trust']/c:Description/text()", namespaces=ns) == ["Who people believe & why"]
 
     # Importing it again adds nothing; a codebook from another tool adds its codes, nested.
-    again = await client.post("/api/v1/research/codes/import", content=qdc, headers=headers)
+    again = await client.post("/api/v1/research/codes/import", json={"qdc": qdc.decode()}, headers=headers)
     assert again.json() == {"added": 0, "kept": 3}
     other_tool = b"""<?xml version="1.0" encoding="utf-8"?>
 <CodeBook xmlns="urn:QDA-XML:codebook:1.0" origin="QualCoder">
@@ -247,7 +247,7 @@ async def test_codebook_out_and_back_in(client: AsyncTestClient[Any], rt: Any) -
     </Code>
   </Codes>
 </CodeBook>"""
-    imported = await client.post("/api/v1/research/codes/import", content=other_tool, headers=headers)
+    imported = await client.post("/api/v1/research/codes/import", json={"qdc": other_tool.decode()}, headers=headers)
     assert imported.json() == {"added": 1, "kept": 1}
     institutions = next(c for c in await _codes(client, headers) if c["name"] == "Institutions")
     assert institutions["parent_id"] == trust["id"] and institutions["color"] == "#00ff00"

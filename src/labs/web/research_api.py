@@ -7,8 +7,7 @@ import io
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, Router, get, post, put
-from litestar.datastructures import State
+from litestar import Response, Router, get, post, put
 from litestar.response import Stream
 
 from labs import paging
@@ -44,6 +43,10 @@ class MemoIn(msgspec.Struct):
 class MemoEdit(msgspec.Struct):
     title: str
     body: str = ""
+
+
+class CodebookIn(msgspec.Struct):
+    qdc: str  # the file's text (the API takes JSON only)
 
 
 class ExportIn(msgspec.Struct):
@@ -91,10 +94,9 @@ async def delete_code(rt: Runtime, identity: Identity, code_id: int) -> None:
     await codebook.delete(rt, _account(identity), code_id)
 
 
-@post("/codes/import", status_code=200, summary="Import a REFI-QDA codebook (.qdc) sent as the request body")
-async def import_codes(request: Request[Any, Any, State], rt: Runtime, identity: Identity) -> dict[str, int]:
-    body = await request.body()
-    added, kept = await codebook.import_codebook(rt, _account(identity), body)
+@post("/codes/import", status_code=200, summary="Import a REFI-QDA codebook: {\"qdc\": the .qdc file's text}")
+async def import_codes(rt: Runtime, identity: Identity, data: CodebookIn) -> dict[str, int]:
+    added, kept = await codebook.import_codebook(rt, _account(identity), data.qdc.encode())
     return {"added": added, "kept": kept}
 
 
