@@ -17,7 +17,7 @@ from sqlalchemy import event, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from labs.models import Base
+from labs.models import Base, include_name
 from labs.settings import get_settings, normalise_db_url
 
 config = context.config
@@ -32,6 +32,7 @@ def _options(is_sqlite: bool) -> dict[str, Any]:
     return {
         "target_metadata": target_metadata,
         "compare_type": True,
+        "include_name": include_name,
         # SQLite cannot ALTER constraints: batch mode copies the table instead.
         "render_as_batch": is_sqlite,
         # One transaction per revision, on SQLite too (see _sqlite_transactions below).

@@ -266,7 +266,7 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     # The full hall (labs.demo_hall) stands apart from the community's meetings.
     halls = [s for s in all_sessions if s.community_id is None]
     all_sessions = [s for s in all_sessions if s.community_id is not None]
-    all_cases = await cases.list_cases(rt)
+    all_cases = (await cases.list_cases(rt, per_page=cases.MAX_PER_PAGE)).items
     facts: dict[str, Any] = {
         "roles": roles,
         # The learning community's meetings (the living labs' sessions are counted below).
@@ -332,8 +332,15 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     # The trace: case shared in one session -> notes about it -> adapted-practice outcome of that
     # session -> a new case derived from it -> shared in another session, the live one.
     derived = [c for c in all_cases if c.derived_from_id is not None]
-    assert len(derived) == 1
-    new = derived[0]
+    assert len(derived) == 2  # Zwolle from Groningen (the trace below), Utrecht from Gent
+    new = next(c for c in derived if c.city == "Zwolle")
+    facts["library"] = {
+        "submissions": {
+            s: (await cases.list_submissions(rt, s)).total for s in ("submitted", "rejected")
+        },
+        "archived": (await cases.list_cases(rt, {"status": "archived"})).total,
+        "derived_from_gent": [c.city for c in derived if c.city != "Zwolle"],
+    }
     old = await cases.get_case(rt, new.derived_from_id)  # type: ignore[arg-type]
     view = await outcomes.view(rt, admin, new.from_outcome_id)
     outcome, sources = view.outcome, view.sources
@@ -405,6 +412,11 @@ def assert_demo(facts: dict[str, Any]) -> None:
     assert community["timeline"] == 3 and len(community["returning"]) >= 4 and community["erasures"] == 1
     assert community["returning"]["Karin"] == 2  # first meeting, then the live one from a laptop: merged
     assert {"community.created", "member.added", "member.linked", "member.merged"} <= community["log"]
+    assert facts["library"] == {
+        "submissions": {"submitted": 1, "rejected": 1},
+        "archived": 1,
+        "derived_from_gent": ["Utrecht"],
+    }
     trace = facts["trace"]
     assert trace["old_shared_in_outcome_session"]
     assert trace["outcome_kind"] == "adapted_practice"

@@ -528,7 +528,7 @@ async def test_share_a_case_and_write_notes_about_it(client: AsyncTestClient[Any
                                                 "sdgs": [11], "topics": ["energy"]})
     listed = await client.get("/api/v1/cases?city=groningen", headers=headers)
     assert listed.status_code == 200, listed.text
-    assert [c["title"] for c in listed.json()] == ["Buurtambassadeurs"]
+    assert [c["title"] for c in listed.json()["items"]] == ["Buurtambassadeurs"]
     await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
     ann = await _join(client, session["join_code"])
 

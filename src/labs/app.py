@@ -29,6 +29,8 @@ from labs.runtime import Runtime
 from labs.settings import Settings, get_settings
 from labs.web import (
     api,
+    cases,
+    cases_api,
     coding,
     communities,
     exports,
@@ -149,6 +151,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             *pages.routes,
+            *cases.routes,
+            *cases_api.routes,
             *live_views.routes,
             *participant.routes,
             *record.routes,

@@ -573,9 +573,99 @@ class CaseState(Payload):
     boosters: str
     barriers: str
     organisation: str | None = None
-    url: str | None = None
+    links: list[str] = []
+    status: str = "published"
     derived_from_id: int | None = None
     from_outcome_id: int | None = None
+
+
+@event(
+    "case.created",
+    stream="case",
+    audiences=STAFF,
+    changes=("case",),
+    doc="A case was added to the library (`source`: `library` from the form or the API, `import` "
+    "from `labs cases import`).",
+)
+class CaseCreated(Payload):
+    case: CaseState
+    source: str
+
+
+@event(
+    "case.updated",
+    stream="case",
+    audiences=STAFF,
+    changes=("case",),
+    doc="A case was edited: the case as it is now and the names of the fields that changed.",
+)
+class CaseUpdated(Payload):
+    case: CaseState
+    changed: list[str]
+
+
+@event("case.archived", stream="case", audiences=STAFF, changes=("case",), doc="A case left the library's lists.")
+class CaseArchived(Payload):
+    case_id: int
+
+
+@event(
+    "case.restored", stream="case", audiences=STAFF, changes=("case",), doc="An archived case is back in the library."
+)
+class CaseRestored(Payload):
+    case_id: int
+
+
+@event(
+    "case.deleted",
+    stream="case",
+    audiences=STAFF,
+    changes=("case",),
+    doc="A case nothing pointed at was deleted; its stream ends here.",
+)
+class CaseDeleted(Payload):
+    case_id: int
+    title: str
+
+
+@event(
+    "submission.received",
+    stream="case",
+    audiences=STAFF,
+    changes=("case", "review"),
+    doc='A project came in through "Share a project" and waits for review (status `submitted`). '
+    "The submitter is the actor (kind `submitter`, id: the submission); their name and email stay "
+    "in the submission, never in the log.",
+)
+class SubmissionReceived(Payload):
+    submission_id: int
+    case: CaseState
+
+
+@event(
+    "submission.accepted",
+    stream="case",
+    audiences=STAFF,
+    changes=("case", "review"),
+    doc="A reviewer took a shared project into the library: the case as published and the fields the reviewer edited.",
+)
+class SubmissionAccepted(Payload):
+    submission_id: int
+    case: CaseState
+    edited: list[str]
+
+
+@event(
+    "submission.rejected",
+    stream="case",
+    audiences=STAFF,
+    changes=("review",),
+    doc="A reviewer kept a shared project out of the library, with the reason.",
+)
+class SubmissionRejected(Payload):
+    submission_id: int
+    case_id: int
+    reason: str
 
 
 @event(

@@ -7,8 +7,9 @@ LABS_PORT, ...); see labs.settings. Migrations run synchronously here, before an
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 from sqlalchemy.engine import make_url
@@ -406,6 +407,96 @@ def followups_send() -> None:
     click.echo(f"{len(sent)} check-in(s) sent, {len(failed)} failed." if sent or failed else "No check-ins to send.")
     if failed:
         raise SystemExit(1)
+
+
+# --- cases ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def cases() -> None:
+    """The case library as CSV: import and export.
+
+    \b
+    Columns (the first line names them; title, city and country are required):
+      title, summary, city, country (ISO code, e.g. NL), sdgs (1-17, separated by ;),
+      topics (separated by ;), stage (idea, pilot, implemented, scaled, ended), organisation,
+      links (separated by spaces), boosters, barriers, status (published or archived)
+    The file is UTF-8. `labs cases export` writes exactly this, so an export imports again.
+    """
+
+
+@cases.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--skip-bad-rows", is_flag=True, help="Import the good rows even when some rows are bad.")
+def cases_import(file: str, skip_bad_rows: bool) -> None:
+    """Add the cases in FILE (CSV, UTF-8) to the library.
+
+    Every row is checked first; each bad row is reported with its line number and reason, and
+    then nothing is written unless --skip-bad-rows is given. All good rows are written in one
+    transaction: an interrupted import leaves the library as it was.
+    """
+    import os
+
+    from labs.services import case_csv
+    from labs.services import cases as service
+
+    settings = get_settings()
+    _require_ready(settings.database_url)
+    try:
+        with (
+            open(file, "rb") as binary,
+            click.progressbar(length=os.path.getsize(file), label="Checking", file=sys.stderr) as bar,
+        ):
+            checked = case_csv.read(binary, bar.update)
+    except LabsError as e:
+        raise click.ClickException(f"{file}: {e.message} Nothing was imported.") from e
+    for error in checked.errors:
+        click.echo(f"{file}: {error}", err=True)
+    if checked.errors and not skip_bad_rows:
+        raise click.ClickException(
+            f"{len(checked.errors)} bad row(s) in {file}; nothing was imported. Fix them, or import the "
+            f"{len(checked.rows)} good row(s) with --skip-bad-rows."
+        )
+    if not checked.rows:
+        raise click.ClickException(f"No cases to import in {file}.")
+
+    async def write(rt: Runtime) -> int:
+        with click.progressbar(length=len(checked.rows), label="Importing", file=sys.stderr) as bar:
+            return await service.import_cases(rt, checked.rows, bar.update)
+
+    count = _run(settings, write)
+    skipped = f", skipped {len(checked.errors)} bad row(s)" if checked.errors else ""
+    click.echo(f"Imported {count} case(s) from {file}{skipped}.")
+
+
+@cases.command("export")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default="-",
+    help="File to write [default: stdout].",
+)
+def cases_export(output: str) -> None:
+    """Write the library (published and archived cases, oldest first) as CSV."""
+    from labs.services import case_csv
+    from labs.services import cases as service
+
+    settings = get_settings()
+    _require_ready(settings.database_url)
+
+    async def export(rt: Runtime, out: IO[str]) -> int:
+        count = 0
+        writer = case_csv.write_header(out)
+        async for case in service.export_cases(rt):
+            writer.writerow(case_csv.row_of(case))
+            count += 1
+        return count
+
+    with click.open_file(output, "w", encoding="utf-8") as out:
+        count = _run(settings, lambda rt: export(rt, out))
+    if output != "-":
+        click.echo(f"Exported {count} case(s) to {output}.")
 
 
 # --- demo ----------------------------------------------------------------------------------

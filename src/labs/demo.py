@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labs import demo_community, demo_hall, demo_livinglab
+from labs import demo_community, demo_hall, demo_library, demo_livinglab
 from labs.errors import Conflict
 from labs.models import (
     Account,
@@ -364,7 +364,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
         demo.accounts[key] = await accounts.create(
             rt, email=email, password=DEMO_PASSWORD, role=role, display_name=name
         )
-    sanne, marieke = demo.accounts["sanne"], demo.accounts["marieke"]
+    sanne = demo.accounts["sanne"]
 
     today = datetime.now(UTC).date()
     first_day = today - timedelta(weeks=23)
@@ -386,7 +386,9 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
         },
     )
     for case_key, data in CASES.items():
-        demo.cases[case_key] = (await cases.create_case(rt, marieke if case_key != "groningen" else sanne, data)).id
+        demo.cases[case_key] = (
+            await cases.create_case(rt, demo.accounts["youssef"] if case_key != "groningen" else sanne, data)
+        ).id
 
     m1 = await _first_meeting(demo, community.id, _at(first_day, 11, 30))
     m2 = await _second_meeting(demo, community.id, _at(second_day, 12, 0))
@@ -396,19 +398,22 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
     trace = await _after_the_meetings(demo, m1, m2, community.id)
     derived_id = demo.cases["zwolle"]
 
+    library = await demo_library.build_library(rt, sanne, demo.accounts["youssef"], demo.cases["gent"], m2.id)
     m3 = await _third_meeting(demo, community.id)
     live_polls = await demo_livinglab.live_polls(rt, sanne, m3.id)
     living_labs = await demo_livinglab.living_labs(rt, sanne)
     karin = m1.people["karin"].member_id
     assert karin is not None
-    merged = await demo_community.rejoin_and_merge(rt, sanne, community.id, m3.session.join_code, PEOPLE["karin"], karin)
+    merged = await demo_community.rejoin_and_merge(
+        rt, sanne, community.id, m3.session.join_code, PEOPLE["karin"], karin
+    )
     erased = await demo_community.erase_on_request(rt, demo.accounts["admin"], m1.people["gast"].id)
     coders = await _coding(demo, m1)
     big = await demo_hall.hall(rt, sanne)
 
     live = await sessions.get(rt, m3.id)
     current = next(a for a in live.activities if a.id == live.current_activity_id)
-    all_cases = await cases.list_cases(rt)
+    listed = await cases.list_cases(rt)
     return {
         "password": DEMO_PASSWORD,
         "accounts": [{"email": email, "role": role, "name": name} for role, email, name in ACCOUNTS + coders],
@@ -421,8 +426,9 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
         "hall": big,
         "polls": [p["question"] for p in live_polls],
         "living_labs": living_labs,
-        "cases": len(all_cases),
-        "cities": sorted({c.city for c in all_cases}),
+        "cases": listed.total,
+        "library": library,
+        "cities": (await cases.places(rt))["cities"],
         "follow_ups": trace["follow_ups"],
         "trace": {
             "case_id": demo.cases["groningen"],
@@ -473,7 +479,9 @@ async def _coding(demo: _Demo, m1: _Meeting) -> list[tuple[str, str, str]]:
 
     rt = demo.rt
     role, email, name = SECOND_RESEARCHER
-    demo.accounts["lucas"] = await accounts.create(rt, email=email, password=DEMO_PASSWORD, role=role, display_name=name)
+    demo.accounts["lucas"] = await accounts.create(
+        rt, email=email, password=DEMO_PASSWORD, role=role, display_name=name
+    )
     marieke = demo.accounts["marieke"]
     codes: dict[str, int] = {}
     for code_name, (description, color, parent) in CODEBOOK.items():

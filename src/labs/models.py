@@ -9,6 +9,7 @@ from typing import Any
 
 from advanced_alchemy.types import DateTimeUTC, JsonB
 from sqlalchemy import (
+    DDL,
     Boolean,
     Date,
     Enum,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -130,6 +132,13 @@ class CaseStage(enum.StrEnum):
     ended = "ended"
 
 
+class CaseStatus(enum.StrEnum):
+    submitted = "submitted"  # sent through "Share a project", waiting in the review queue
+    published = "published"  # in the library
+    rejected = "rejected"  # turned down in review; kept for the record, never listed
+    archived = "archived"  # out of the library's lists, still on record and linkable
+
+
 class VoteRoundStatus(enum.StrEnum):
     open = "open"
     closed = "closed"
@@ -167,6 +176,7 @@ class Progress(enum.StrEnum):
 class ActorKind(enum.StrEnum):
     account = "account"
     participant = "participant"
+    submitter = "submitter"  # someone without an account, through "Share a project" (id: the submission)
     system = "system"
     # The owner of an outcome answering a check-in through its private link (id: the follow-up).
     owner = "owner"
@@ -365,10 +375,41 @@ class ConsentRecord(Base):
 # --- cases ---------------------------------------------------------------------------------
 
 
+# What full-text search reads of a case. PostgreSQL indexes this expression (GIN index
+# ix_case_search); SQLite keeps the same columns in the FTS5 table case_search, written by the
+# cases service. Neither can be modelled, so both are DDL here and in the migration.
+CASE_SEARCH_PG = (
+    "to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(summary, '') || ' ' || coalesce(city, '')"
+    " || ' ' || coalesce(country, '') || ' ' || coalesce(organisation, '') || ' ' || coalesce(boosters, '')"
+    " || ' ' || coalesce(barriers, '') || ' ' || coalesce(topics::text, ''))"
+)
+CASE_SEARCH_SQLITE = (
+    "CREATE VIRTUAL TABLE case_search USING fts5(title, summary, place, organisation, boosters, barriers,"
+    " topics, tokenize = 'unicode61 remove_diacritics 2')"
+)
+# The FTS5 table and the shadow tables SQLite makes for it: not models, but part of the schema.
+SQLITE_SEARCH_TABLES = frozenset(
+    {
+        "case_search",
+        "case_search_content",
+        "case_search_data",
+        "case_search_idx",
+        "case_search_docsize",
+        "case_search_config",
+    }
+)
+
+
+def include_name(name: str | None, type_: str, _parents: Any) -> bool:
+    """Alembic's include_name: autogenerate leaves the search table and index alone."""
+    return not ((type_ == "table" and name in SQLITE_SEARCH_TABLES) or (type_ == "index" and name == "ix_case_search"))
+
+
 class Case(Base):
     """An urban project or initiative that someone shares."""
 
     __tablename__ = "case"
+    __table_args__ = (Index("ix_case_status_created_at", "status", "created_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -380,12 +421,43 @@ class Case(Base):
     boosters: Mapped[str] = mapped_column(Text, default="")
     barriers: Mapped[str] = mapped_column(Text, default="")
     organisation: Mapped[str | None] = mapped_column(String(200))
-    url: Mapped[str | None] = mapped_column(String(500))
+    links: Mapped[list[str]] = mapped_column(JsonB, default=list)
+    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus), default=CaseStatus.published)
     # An adopted practice becomes a new case, derived from the case it learned from.
     derived_from_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="SET NULL"), index=True)
     from_outcome_id: Mapped[int | None] = mapped_column(ForeignKey("outcome.id", ondelete="SET NULL", use_alter=True))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+
+
+# create_all (the tests' PostgreSQL template, fresh SQLite files) builds the search table as the
+# migration does.
+event.listen(Case.__table__, "after_create", DDL(CASE_SEARCH_SQLITE).execute_if(dialect="sqlite"))
+event.listen(
+    Case.__table__,
+    "after_create",
+    DDL(f'CREATE INDEX ix_case_search ON "case" USING gin ({CASE_SEARCH_PG})').execute_if(dialect="postgresql"),
+)
+event.listen(Case.__table__, "before_drop", DDL("DROP TABLE IF EXISTS case_search").execute_if(dialect="sqlite"))
+
+
+class CaseSubmission(Base):
+    """Who sent a project through "Share a project" and how its review went. The case itself waits
+    as status "submitted". The email is for the reviewers only: never shown publicly."""
+
+    __tablename__ = "case_submission"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    submitted_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it was rejected, for the record
+
+    case: Mapped[Case] = relationship()
 
 
 class CaseShare(Base):

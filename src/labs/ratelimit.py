@@ -35,3 +35,5 @@ class Limits:
         # every 10 seconds. Guessing a password stalls; a forgotten one costs a few minutes.
         self.logins_per_account = Bucket("logins_account", capacity=10, per_second=1 / 60, store=store)
         self.logins_per_address = Bucket("logins_address", capacity=30, per_second=1 / 10, store=store)
+        # "Share a project" posts per client address: 10 tries, then one a minute.
+        self.submissions = Bucket("submissions", capacity=10, per_second=1 / 60, store=store)

@@ -284,21 +284,6 @@ async def vote_state(rt: Runtime, identity: Identity, session_id: int) -> dict[s
 # --- cases ---------------------------------------------------------------------------------
 
 
-@get("/cases", guards=[auth.require_account], summary="Cases (filters: city, country, sdg, topic, stage, q)")
-async def list_cases(
-    rt: Runtime,
-    city: str | None = None,
-    country: str | None = None,
-    sdg: int | None = None,
-    topic: str | None = None,
-    stage: str | None = None,
-    q: str | None = None,
-) -> list[dict[str, Any]]:
-    filters = {"city": city, "country": country, "sdg": sdg, "topic": topic, "stage": stage, "q": q}
-    found = await cases.list_cases(rt, {k: v for k, v in filters.items() if v not in (None, "")})
-    return [cases.case_data(c) for c in found]
-
-
 @post("/sessions/{session_id:int}/cases", guards=[auth.facilitator], status_code=201, summary="Share a case")
 async def share_case(rt: Runtime, identity: Identity, session_id: int, data: ShareIn) -> dict[str, Any]:
     share = await cases.share_case(rt, _account(identity), session_id, data.case_id, data.presenter, data.activity_id)
@@ -502,7 +487,6 @@ routes = [
             end_vote_round,
             cast_vote,
             vote_state,
-            list_cases,
             share_case,
             list_events,
             list_stream_events,

@@ -49,7 +49,8 @@ async def _view(
         join_url=url,
         join_host=url.split("://", 1)[-1].rsplit("/j/", 1)[0],
         proxies=[p for p in await participants.in_session(rt, session_id) if p.proxy] if audience == CONSOLE else [],
-        all_cases=await cases.list_cases(rt) if audience == CONSOLE else [],
+        # The newest cases of the library to pick from (its search is on the library page).
+        all_cases=(await cases.list_cases(rt, per_page=cases.MAX_PER_PAGE)).items if audience == CONSOLE else [],
         **ctx,
     )
 

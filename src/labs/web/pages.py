@@ -1,5 +1,5 @@
 """Pages for accounts: first-run setup, login and logout, language, home, sessions (plan and
-agenda), accounts administration, cases and the research overview."""
+agenda), accounts administration and the research overview."""
 
 from __future__ import annotations
 
@@ -266,7 +266,7 @@ async def facilitator_add(request: Req, rt: Runtime, identity: Identity, session
     return Redirect(f"/sessions/{session_id}#facilitators")
 
 
-# --- administration, cases, research -------------------------------------------------------
+# --- administration, research -------------------------------------------------------
 
 
 @get("/admin/accounts", guards=[auth.admin])
@@ -298,14 +298,6 @@ async def account_create(request: Req, rt: Runtime) -> Response[Any]:
     return Redirect("/admin/accounts")
 
 
-@get("/cases", guards=[auth.facilitator])
-async def case_list(request: Req, rt: Runtime, q: str | None = None) -> Response[Any]:
-    from labs.services import cases
-
-    found = await cases.list_cases(rt, q=q) if q else await cases.list_cases(rt)
-    return page(request, "cases/list.html", cases=found, q=q or "")
-
-
 @get("/research", guards=[auth.researcher])
 async def research_home(request: Req, rt: Runtime) -> Response[Any]:
     return page(request, "research/index.html", rows=await sessions.overview(rt))
@@ -334,7 +326,6 @@ routes = [
     facilitator_add,
     account_list,
     account_create,
-    case_list,
     research_home,
     consent_records,
 ]

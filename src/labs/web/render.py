@@ -17,6 +17,7 @@ from litestar.utils.scope.state import ScopeState
 
 from labs import i18n
 from labs.errors import LabsError, Text
+from labs.sdgs import GOALS
 from labs.settings import TEMPLATES_DIR
 from labs.web.auth import Identity, known
 
@@ -31,6 +32,7 @@ def environment() -> jinja2.Environment:
     env.filters["local_input"] = lambda dt: dt.astimezone(i18n.DEFAULT_TIMEZONE).strftime("%Y-%m-%dT%H:%M")
     env.globals["server_now"] = lambda: datetime.now(UTC).isoformat()  # the countdown's clock
     env.globals["NOTE_KINDS"] = ["idea", "insight", "question", "booster", "barrier", "action"]
+    env.globals["SDGS"] = GOALS
     return env
 
 
