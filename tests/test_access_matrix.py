@@ -102,6 +102,8 @@ LAB_FORM = "401 401 401 302 404 403 302"  # a change to a lab: its own facilitat
 LAB_READ_API = "401 401 401 200 200 200 200"
 LAB_API = "401 401 401 201 404 403 201"
 NEW_ACCOUNT_FORM = {"email": "new@example.org", "password": PASSWORD, "role": "researcher"}
+CASE_FORM = {"title": "Rain gardens", "city": "Gent", "country": "BE"}
+PROJECT_FORM = {**CASE_FORM, "name": "Lucía", "email": "lucia@example.org"}
 
 ROWS = [
     # --- pages: everyone -------------------------------------------------------------------
@@ -127,7 +129,18 @@ ROWS = [
     row("POST", "/sessions/{session_id:int}/facilitators", RUNS_FORM, {"email": "other_facilitator@example.org"}),
     row("GET", "/admin/accounts", "302 302 302 403 403 403 200"),
     row("POST", "/admin/accounts", "401 401 401 403 403 403 302", NEW_ACCOUNT_FORM),
-    row("GET", "/cases", STAFF_PAGE.replace("403 403", "200 403")),
+    row("GET", "/cases", "302 302 302 200 200 200 200"),
+    row("GET", "/cases/new", STAFF_PAGE.replace("403 403", "200 403")),
+    row("POST", "/cases/new", "401 401 401 302 302 403 302", CASE_FORM),
+    row("GET", "/cases/{case_id:int}", "302 302 302 200 200 200 200"),
+    row("GET", "/cases/{case_id:int}/edit", STAFF_PAGE.replace("403 403", "200 403")),
+    row("POST", "/cases/{case_id:int}/edit", "401 401 401 302 302 403 302", CASE_FORM),
+    row("POST", "/cases/{case_id:int}/{action:str}", "401 401 401 302 302 403 302", action="archive"),
+    row("GET", "/cases/review", STAFF_PAGE.replace("403 403", "200 403")),
+    row("GET", "/cases/review/{submission_id:int}", STAFF_PAGE.replace("403 403", "200 403")),
+    row("POST", "/cases/review/{submission_id:int}", "401 401 401 302 302 403 302", {"action": "reject"}),
+    row("GET", "/share", EVERYONE_200),
+    row("POST", "/share", "302 302 302 302 302 302 302", PROJECT_FORM),
     row("GET", "/research", "302 302 302 403 403 200 200"),
     row("GET", "/participants/{participant_id:int}/consent", "302 302 302 403 403 200 200"),
     # --- pages: running a session ----------------------------------------------------------
@@ -230,6 +243,16 @@ ROWS = [
     row("POST", "/api/v1/sessions/{session_id:int}/polls/{poll_id:int}/answers", "401 201 404 201 404 404 201",
         lambda w: {"client_id": "m", "choices": [1], "participant_id": w.proxy}),
     row("GET", "/api/v1/cases", "401 401 401 200 200 200 200"),
+    row("GET", "/api/v1/cases/{case_id:int}", "401 401 401 200 200 200 200"),
+    row("POST", "/api/v1/cases", "401 401 401 201 201 403 201", CASE_FORM),
+    row("PUT", "/api/v1/cases/{case_id:int}", "401 401 401 200 200 403 200", {"stage": "pilot"}),
+    row("POST", "/api/v1/cases/{case_id:int}/archive", "401 401 401 200 200 403 200"),
+    row("POST", "/api/v1/cases/{case_id:int}/restore", "401 401 401 200 200 403 200"),
+    # The world's case was shared in S: it can only be archived.
+    row("DELETE", "/api/v1/cases/{case_id:int}", "401 401 401 409 409 403 409"),
+    row("GET", "/api/v1/submissions", "401 401 401 200 200 403 200"),
+    row("POST", "/api/v1/submissions/{submission_id:int}/accept", "401 401 401 200 200 403 200"),
+    row("POST", "/api/v1/submissions/{submission_id:int}/reject", "401 401 401 200 200 403 200", {"reason": "No"}),
     row("POST", "/api/v1/sessions/{session_id:int}/cases", "401 401 401 201 404 403 201",
         lambda w: {"case_id": w.case}),
     row("GET", "/api/v1/sessions/{session_id:int}/events", "401 200 404 200 404 404 200"),
@@ -414,6 +437,7 @@ class World:
     indicator: int = 0
     experiment: int = 0
     lab_poll: int = 0  # a closed scale in a session of the lab
+    submission: int = 0  # a project sent through "Share a project", waiting for review
     callers: dict[str, Caller] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any]:
@@ -427,6 +451,8 @@ class World:
             "outcome_id": self.outcome,
             "follow_up_id": self.follow_up,
             "token": self.token,
+            "case_id": self.case,
+            "submission_id": self.submission,
             "code": self.code,
             "lab_id": self.lab,
             "node_id": self.node,
@@ -502,6 +528,7 @@ async def _build(world: World) -> None:
     world.case = case.id
     # Shared with the next activity: sharing it with the current one is left to the rows.
     await cases.share_case(rt, made["facilitator"], s.id, case.id, None, s.activities[1].id)
+    world.submission = (await cases.submit_project(rt, PROJECT_FORM)).id
     await votes.open_round(rt, made["facilitator"], s.id, 3)
     await votes.cast(rt, me, third["id"])
     poll = await polls.create(rt, made["facilitator"], s.id, POLL_FORM)
