@@ -52,6 +52,7 @@ bench: install
 	@if [ -n "$(LABS_BENCH_POSTGRES_URL)" ] && [ -n "$(LABS_BENCH_REDIS_URL)" ]; then \
 	  $(BIN)/python bench/live_latency.py --clients 2000 --rate 10 --duration 10 --servers 2 --client-procs 2 \
 	    --database-url "$(LABS_BENCH_POSTGRES_URL)" --channels-url "$(LABS_BENCH_REDIS_URL)"; fi
+	$(BIN)/python bench/case_search.py $(if $(LABS_BENCH_POSTGRES_URL),--database-url "$(LABS_BENCH_POSTGRES_URL)")
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
