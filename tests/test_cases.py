@@ -474,8 +474,17 @@ async def test_share_a_project_without_an_account_then_review(client: AsyncTestC
 async def test_rejected_submissions_stay_out_of_the_library(client: AsyncTestClient[Any], rt: Any) -> None:
     await client.get("/share")
     await client.post("/share", follow_redirects=False, data=form(client, **PROJECT))
-    _, headers = await facilitator(client, rt)
+    reviewer, headers = await facilitator(client, rt)
     submission = (await client.get("/api/v1/submissions", headers=headers)).json()["items"][0]
+    await login(client, reviewer.email)
+    too_long = await client.post(
+        f"/cases/review/{submission['id']}",
+        follow_redirects=False,
+        data=form(client, action="reject", reason="x" * 5001),
+    )
+    assert too_long.status_code == 400 and 'id="f-reason-error"' in too_long.text
+    assert 'value="Rooftop farms on social housing"' in too_long.text  # the case's fields stay filled in
+    assert (await client.get("/api/v1/submissions", headers=headers)).json()["total"] == 1
     rejected = await client.post(
         f"/api/v1/submissions/{submission['id']}/reject", json={"reason": "Advertising"}, headers=headers
     )

@@ -202,7 +202,9 @@ async def review(request: Req, rt: Runtime, identity: Identity, submission_id: i
         raise LabsError("Unknown review action %(value)r; accept or reject.", value=action)
     except LabsError as e:
         if action == "reject":
-            return await _review_page(request, rt, submission_id, **{**failed(e), "reason": data.get("reason")})
+            shown = failed(e)
+            shown.pop("form")  # the case's own fields stay as they are; the typed reason comes back
+            return await _review_page(request, rt, submission_id, **shown, reason=data.get("reason"))
         return await _review_page(request, rt, submission_id, **failed(e, data))
 
 
