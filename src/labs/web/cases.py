@@ -10,13 +10,14 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.response import Redirect
 
-from labs import auth, i18n
-from labs.auth import Identity
+from labs import i18n
 from labs.errors import LabsError, RateLimited
 from labs.models import Role
 from labs.paging import Page
 from labs.runtime import Runtime
 from labs.services import cases
+from labs.web import auth
+from labs.web.auth import Identity
 from labs.web.forms import form_data
 from labs.web.participant import client_key
 from labs.web.render import failed, page, request_lang

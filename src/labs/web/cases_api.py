@@ -8,10 +8,10 @@ from typing import Any
 import msgspec
 from litestar import Router, delete, get, post, put
 
-from labs import auth
-from labs.auth import Identity
 from labs.runtime import Runtime
 from labs.services import cases
+from labs.web import auth
+from labs.web.auth import Identity
 
 
 class CaseIn(msgspec.Struct, kw_only=True):
