@@ -19,7 +19,6 @@ from labs.services import cases
 from labs.web import auth
 from labs.web.auth import Identity
 from labs.web.forms import form_data
-from labs.web.participant import client_key
 from labs.web.render import failed, page, request_lang
 
 Req = Request[Any, Any, State]
@@ -223,7 +222,7 @@ async def share(request: Req, rt: Runtime) -> Response[Any]:
     if str(data.pop(HONEYPOT, "") or "").strip():
         return Redirect("/share?sent=1")  # a robot: it sees success, nothing is stored
     try:
-        if not await rt.limits.submissions.take(client_key(request)):
+        if not await rt.limits.submissions.take(auth.client_address(request)):
             raise RateLimited("Too many projects sent from here in a short time; please try again in a few minutes.")
         await cases.submit_project(rt, data, request_lang(request))
     except LabsError as e:
