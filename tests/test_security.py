@@ -238,3 +238,35 @@ async def test_one_participant_cannot_open_hundreds_of_streams(client: Client, r
 
     codes = await asyncio.to_thread(open_many)
     assert codes == [101] * MAX_STREAMS_PER_CALLER + [4429, 4429]
+
+
+# --- 1 and 5. who may join, and the facilitator's lock -------------------------------------
+
+
+async def test_a_planned_session_is_joinable_only_once_opened_and_a_live_one_can_be_locked(
+    client: Client, rt: Any
+) -> None:
+    headers, session = await _session(client, rt)
+    sid, code = session["id"], session["join_code"]
+    joining = {"join_code": code, "display_name": "Early", "consent": "none"}
+    assert session["joinable"] is False
+    early = await client.post("/api/v1/join", json=joining)
+    assert early.status_code == 409 and "not open for joining" in early.json()["detail"]
+    assert (await client.get(f"/j/{code}")).status_code == 409
+    assert await _event_count(client, sid, headers) == 1  # only session.created
+
+    opened = await client.post(f"/api/v1/sessions/{sid}/joining", json={"joining": "open"}, headers=headers)
+    assert opened.status_code == 200 and opened.json()["joinable"] is True
+    assert (await client.post("/api/v1/join", json=joining)).status_code == 201
+
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
+    locked = await client.post(f"/api/v1/sessions/{sid}/joining", json={"joining": "locked"}, headers=headers)
+    assert locked.json()["joinable"] is False
+    before = await _event_count(client, sid, headers)
+    late = await client.post("/api/v1/join", json={**joining, "display_name": "Late"})
+    assert late.status_code == 409
+    assert await _event_count(client, sid, headers) == before
+    log = (await client.get(f"/api/v1/sessions/{sid}/events", headers=headers)).json()["events"]
+    assert [e["data"]["joining"] for e in log if e["type"] == "session.joining_changed"] == ["open", "locked"]
+    bad = await client.post(f"/api/v1/sessions/{sid}/joining", json={"joining": "sometimes"}, headers=headers)
+    assert bad.status_code == 400

@@ -278,6 +278,17 @@ class SessionClosed(Payload):
 
 
 @event(
+    "session.joining_changed",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("status",),
+    doc="Who may join changed: when_live (the default), open (before it is live) or locked.",
+)
+class SessionJoiningChanged(Payload):
+    joining: str
+
+
+@event(
     "activity.added",
     stream="session",
     audiences=ROOM | STAFF,

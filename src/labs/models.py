@@ -76,6 +76,15 @@ class SessionStatus(enum.StrEnum):
     closed = "closed"
 
 
+class Joining(enum.StrEnum):
+    """Who may join: by default only while the session is live; a facilitator can open a planned
+    session early, or lock a live one (nobody new, everyone present stays)."""
+
+    when_live = "when_live"
+    open = "open"
+    locked = "locked"
+
+
 class CommunityKind(enum.StrEnum):
     learning_community = "learning_community"
     living_lab = "living_lab"
@@ -252,6 +261,7 @@ class LabSession(Base):
     city: Mapped[str | None] = mapped_column(String(120))
     language: Mapped[str] = mapped_column(String(8), default="en")
     join_code: Mapped[str] = mapped_column(String(16), unique=True)
+    joining: Mapped[Joining] = mapped_column(enum_column(Joining), default=Joining.when_live)
     consent_text_version: Mapped[str] = mapped_column(String(32), default="2026-11")
     # The facilitator's summary for the record (a server default: older writers leave it out).
     summary: Mapped[str] = mapped_column(Text, default="", server_default="")

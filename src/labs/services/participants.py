@@ -8,16 +8,17 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 
 from labs import catalogue, events, validate
-from labs.errors import Gone, Invalid, NotFound, RateLimited
+from labs.errors import Conflict, Gone, Invalid, NotFound, RateLimited
 from labs.events import Actor, Stream
 from labs.i18n import N_
 from labs.models import Account, Consent, ConsentRecord, LabSession, Participant, Sector, SessionStatus
 from labs.runtime import Runtime
 from labs.services import members
 from labs.services.credentials import PARTICIPANT_TOKEN_PREFIX, new_token, token_digest
-from labs.services.sessions import load_for, normalise_code
+from labs.services.sessions import joinable, load_for, normalise_code
 
 MAX_NAME = 60
+NOT_JOINABLE = "This session is not open for joining now. Ask the facilitator."
 # Other server processes may show a changed consent this much later on the participant's page.
 TOKEN_CACHE_S = 30.0
 
@@ -79,6 +80,8 @@ async def join(rt: Runtime, code: str, data: dict[str, Any], client: str, device
         )
     if session.status is SessionStatus.closed:
         raise Gone("This session has closed. Thank you for taking part.")
+    if not joinable(session):
+        raise Conflict(NOT_JOINABLE)
     fields = _fields(data)
     token = new_token(PARTICIPANT_TOKEN_PREFIX)
     async with events.change(rt) as tx:

@@ -19,6 +19,7 @@ from labs.models import (
     Account,
     Activity,
     ActivityType,
+    Joining,
     LabSession,
     Participant,
     Role,
@@ -166,6 +167,8 @@ def session_data(session: LabSession) -> dict[str, Any]:
         "kind": session.kind.value,
         "status": session.status.value,
         "join_code": session.join_code,
+        "joining": session.joining.value,
+        "joinable": joinable(session),
         "city": session.city,
         "language": session.language,
         "community_id": session.community_id,
@@ -398,6 +401,27 @@ async def start(rt: Runtime, account: Account, session_id: int) -> LabSession:
         await tx.emit(Stream.session(session_id), catalogue.SessionStarted(), Actor.account(account.id))
         if session.current_activity_id is None and session.activities:
             await _activate(tx, session, session.activities[0], Actor.account(account.id))
+    return await get(rt, session_id)
+
+
+def joinable(session: LabSession) -> bool:
+    """New people may join a live session unless it is locked, a planned one once opened early."""
+    if session.status is SessionStatus.live:
+        return session.joining is not Joining.locked
+    return session.status is not SessionStatus.closed and session.joining is Joining.open
+
+
+async def set_joining(rt: Runtime, account: Account, session_id: int, value: Any) -> LabSession:
+    """Open a planned session for joining early, lock joining (those present stay), or go back
+    to the default (joining while live)."""
+    joining = validate.choice(Joining, value, "joining")
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        _not_closed(session)
+        if session.joining is not joining:
+            session.joining = joining
+            changed = catalogue.SessionJoiningChanged(joining=joining.value)
+            await tx.emit(Stream.session(session_id), changed, Actor.account(account.id))
     return await get(rt, session_id)
 
 

@@ -173,6 +173,20 @@ async def start_session(rt: Runtime, identity: Identity, session_id: int) -> dic
     return sessions.session_data(await sessions.start(rt, _account(identity), session_id))
 
 
+class JoiningIn(msgspec.Struct):
+    joining: Literal["when_live", "open", "locked"]
+
+
+@post(
+    "/sessions/{session_id:int}/joining",
+    guards=[auth.facilitator],
+    status_code=200,
+    summary="Who may join: when_live (default), open (before it is live) or locked",
+)
+async def set_joining(rt: Runtime, identity: Identity, session_id: int, data: JoiningIn) -> dict[str, Any]:
+    return sessions.session_data(await sessions.set_joining(rt, _account(identity), session_id, data.joining))
+
+
 @post("/sessions/{session_id:int}/close", guards=[auth.facilitator], status_code=200)
 async def close_session(rt: Runtime, identity: Identity, session_id: int) -> dict[str, Any]:
     return sessions.session_data(await sessions.close(rt, _account(identity), session_id))
@@ -473,6 +487,7 @@ routes = [
             get_session,
             start_session,
             close_session,
+            set_joining,
             activate_activity,
             set_timer,
             join,

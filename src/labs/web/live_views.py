@@ -47,6 +47,7 @@ async def _view(
         template,
         seq=ctx["session"].last_seq,
         join_url=url,
+        joinable=sessions.joinable(session),
         join_host=url.split("://", 1)[-1].rsplit("/j/", 1)[0],
         proxies=[p for p in await participants.in_session(rt, session_id) if p.proxy] if audience == CONSOLE else [],
         # The newest cases of the library to pick from (its search is on the library page).
@@ -109,6 +110,13 @@ def done() -> Response[None]:
 async def start(rt: Runtime, identity: Identity, session_id: int) -> Response[None]:
     assert identity.account
     await sessions.start(rt, identity.account, session_id)
+    return Response(None, status_code=204, headers={"HX-Refresh": "true"})
+
+
+@post("/sessions/{session_id:int}/joining", guards=guards)
+async def joining(request: Req, rt: Runtime, identity: Identity, session_id: int) -> Response[None]:
+    assert identity.account
+    await sessions.set_joining(rt, identity.account, session_id, (await form_data(request)).get("joining"))
     return Response(None, status_code=204, headers={"HX-Refresh": "true"})
 
 
@@ -201,6 +209,7 @@ routes = [
     qr,
     start,
     close,
+    joining,
     next_activity,
     activate,
     timer,

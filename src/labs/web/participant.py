@@ -67,6 +67,10 @@ async def join_form(request: Req, rt: Runtime, code: str) -> Response[Any]:
         )
     if await current_participant(request, session.id):
         return Redirect(f"/p/{session.id}")
+    if not sessions.joinable(session):
+        return page(
+            request, "errors/error.html", status_code=409, title=session.title, message=participants.NOT_JOINABLE
+        )
     return page(request, "live/join.html", session=session, form={}, errors={})
 
 
