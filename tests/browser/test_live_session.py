@@ -73,6 +73,8 @@ def test_live_session(browser: Browser, live_server: LiveServer) -> None:
                    {"title": SECOND, "prompt": "Pick one idea to test.", "minutes": 5}],
     })
     sid, code = created["id"], created["join_code"]
+    # People join while the facilitator sets up: she opens the planned session for joining first.
+    api(live_server, f"/api/v1/sessions/{sid}/joining", token, {"joining": "open"})
     contexts: list[BrowserContext] = []
     errors: list[str] = []
     axe, axe_failures = Axe(), []

@@ -80,9 +80,9 @@ async def join(rt: Runtime, code: str, data: dict[str, Any], client: str, device
         )
     if session.status is SessionStatus.closed:
         raise Gone("This session has closed. Thank you for taking part.")
+    fields = _fields(data)
     if not joinable(session):
         raise Conflict(NOT_JOINABLE)
-    fields = _fields(data)
     token = new_token(PARTICIPANT_TOKEN_PREFIX)
     async with events.change(rt) as tx:
         participant = Participant(session_id=session.id, token_hash=token_digest(token), **fields)
