@@ -571,6 +571,7 @@ async def _living_lab(rt: Runtime, facilitator: Any, world: World) -> None:
     evening = await sessions.create(rt, facilitator, {"title": "Evening", "community_id": lab})
     scale = await polls.create(rt, facilitator, evening.id, {"kind": "scale", "question": "Ready?"})
     await polls.set_status(rt, facilitator, evening.id, scale["id"], "open")
+    await sessions.set_joining(rt, facilitator, evening.id, "open")  # answered before the evening starts
     joined = await participants.join(rt, evening.join_code, {"display_name": "R", "consent": "none"}, "t")
     resident = joined.participant
     await polls.answer(rt, evening.id, scale["id"], {"client_id": "r", "number": 4}, participant=resident)

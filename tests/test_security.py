@@ -206,6 +206,7 @@ async def test_forwarded_for_counts_only_from_a_configured_proxy(settings: Setti
 
 async def test_joins_per_address_are_bounded(client: Client, rt: Any) -> None:
     headers, session = await _session(client, rt)
+    await client.post(f"/api/v1/sessions/{session['id']}/start", headers=headers)
     # The real bound is a rate no full hall reaches (docs/api.md); three keep this test short.
     rt.limits.joins = Bucket("joins", capacity=3, per_second=0.001, store=rt.limits.notes.store)
     for name in ("A", "B", "C"):
@@ -219,7 +220,8 @@ async def test_joins_per_address_are_bounded(client: Client, rt: Any) -> None:
 
 
 async def test_one_participant_cannot_open_hundreds_of_streams(client: Client, rt: Any, app: Litestar) -> None:
-    _, session = await _session(client, rt)
+    headers, session = await _session(client, rt)
+    await client.post(f"/api/v1/sessions/{session['id']}/start", headers=headers)
     _, mine = await _join(client, session["join_code"])
     url = f"/api/v1/sessions/{session['id']}/stream"
 

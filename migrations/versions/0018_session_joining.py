@@ -21,8 +21,6 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("lab_session") as batch:
         batch.add_column(sa.Column("joining", sa.String(32), nullable=False, server_default="when_live"))
-    with op.batch_alter_table("lab_session") as batch:
-        batch.alter_column("joining", server_default=None)
 
 
 def downgrade() -> None:

@@ -261,7 +261,9 @@ class LabSession(Base):
     city: Mapped[str | None] = mapped_column(String(120))
     language: Mapped[str] = mapped_column(String(8), default="en")
     join_code: Mapped[str] = mapped_column(String(16), unique=True)
-    joining: Mapped[Joining] = mapped_column(enum_column(Joining), default=Joining.when_live)
+    joining: Mapped[Joining] = mapped_column(
+        enum_column(Joining), default=Joining.when_live, server_default=Joining.when_live.value
+    )
     consent_text_version: Mapped[str] = mapped_column(String(32), default="2026-11")
     # The facilitator's summary for the record (a server default: older writers leave it out).
     summary: Mapped[str] = mapped_column(Text, default="", server_default="")

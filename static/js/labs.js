@@ -137,6 +137,17 @@
     if (added.length) settleWall(wall, added.filter((n) => n.isConnected), replaced);
   }).observe(document.documentElement, { childList: true, subtree: true });
 
+  // Print and copy buttons: handlers here, not in onclick attributes (the CSP allows no inline script).
+  document.addEventListener("click", (evt) => {
+    if (evt.target.closest?.("[data-print]")) window.print();
+    const copy = evt.target.closest?.("[data-copy]");
+    const field = copy && document.getElementById(copy.dataset.copy);
+    if (field) {
+      field.select();
+      navigator.clipboard?.writeText(field.value);
+    }
+  });
+
   document.addEventListener("click", (evt) => {
     if (evt.target.closest?.("#new-notes")) {
       showIncoming();

@@ -20,7 +20,7 @@ PAGE_ROWS = [
     for r in ROWS
     if r.method == "GET"
     and not r.path.startswith(("/api/", "/static/"))
-    and not r.path.endswith((".svg", ".json", ".csv"))  # pictures and downloads, not pages
+    and not r.path.endswith((".svg", ".json", ".csv", ".qdc", ".qdpx", ".xml", ".graphml", ".zip"))  # files, not pages
     and "200" in r.answers.split()
 ]
 
