@@ -210,6 +210,7 @@ async def test_votes_hidden_until_revealed(client: AsyncTestClient[Any], rt: Any
 async def test_consent_change_is_recorded(client: AsyncTestClient[Any], rt: Any) -> None:
     headers, session = await _setup(client, rt)
     sid = session["id"]
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
     ann = await _join(client, session["join_code"], consent="named")
     changed = await client.put(f"/api/v1/sessions/{sid}/consent", json={"consent": "anonymous"}, headers=ann)
     assert changed.status_code == 200 and changed.json()["consent"] == "anonymous"
@@ -550,7 +551,8 @@ async def test_share_a_case_and_write_notes_about_it(client: AsyncTestClient[Any
 
 
 async def test_errors_on_pages_speak_the_readers_language(client: AsyncTestClient[Any], rt: Any) -> None:
-    _, session = await _setup(client, rt)
+    headers, session = await _setup(client, rt)
+    await client.post(f"/api/v1/sessions/{session['id']}/start", headers=headers)
     dutch = {"accept-language": "nl"}
     await client.get(f"/j/{session['join_code']}", headers=dutch)
     response = await client.post(f"/j/{session['join_code']}", headers=dutch,
@@ -580,8 +582,9 @@ async def test_a_resend_is_answered_with_the_first_note_even_after_close(client:
 
 
 async def test_consent_changed_on_the_page_shows_at_once(client: AsyncTestClient[Any], rt: Any) -> None:
-    _, session = await _setup(client, rt)
+    headers, session = await _setup(client, rt)
     code, sid = session["join_code"], session["id"]
+    await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
     await client.get(f"/j/{code}")
     token = client.cookies.get("labs_csrf")
     await client.post(f"/j/{code}", data={"display_name": "Eva", "consent": "named", "_csrf_token": token})
