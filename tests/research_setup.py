@@ -84,7 +84,11 @@ async def make_lab(client: AsyncTestClient[Any], rt: Any, title: str = "Warm str
 
 
 async def researcher(client: AsyncTestClient[Any], rt: Any, lab: Lab | None = None) -> tuple[Any, dict[str, str]]:
-    """A researcher account and its API headers; `lab` is the session they study (as long as
-    labs.services.research_access stands in for grants, every researcher sees every session)."""
+    """A researcher account and its API headers; `lab` is the session they study: its facilitator
+    grants them access."""
     account = await make_account(rt, "researcher")
+    if lab is not None:
+        body = {"email": account.email, "session_id": lab.session_id}
+        granted = await client.post("/api/v1/research/grants", json=body, headers=lab.facilitator)
+        assert granted.status_code == 201, granted.text
     return account, await api_token(client, account.email)

@@ -49,6 +49,9 @@ PARTICIPANT_API = "401 200 404 401 401 401 401"
 RESEARCH_PAGE = "302 302 302 403 403 200 200"  # a research page (codebook, coding, memos, exports)
 RESEARCH_FORM = "401 401 401 403 403 302 302"
 RESEARCH_API = "401 401 401 403 403 200 200"
+STUDY_PAGE = "302 302 302 200 404 200 200"  # a research page of S: its facilitator, the researcher (granted S), admins
+ADMIN_STUDY = "302 302 302 404 404 404 200"  # the research page of S's community: nobody here was granted it
+GRANT_FORM = "401 401 401 302 404 403 302"  # giving or revoking research access to S
 
 # Tables whose rows change by merely being recognised (last use of a token or login session).
 BOOKKEEPING = {"login_session", "api_token", "alembic_version"}
@@ -141,8 +144,25 @@ ROWS = [
     row("POST", "/cases/review/{submission_id:int}", "401 401 401 302 302 403 302", {"action": "reject"}),
     row("GET", "/share", EVERYONE_200),
     row("POST", "/share", "302 302 302 302 302 302 302", PROJECT_FORM),
-    row("GET", "/research", "302 302 302 403 403 200 200"),
-    row("GET", "/participants/{participant_id:int}/consent", "302 302 302 403 403 200 200"),
+    # --- pages: research (the researcher was granted S; a facilitator studies their own sessions)
+    row("GET", "/research", "302 302 302 200 200 200 200"),
+    row("GET", "/participants/{participant_id:int}/consent", STUDY_PAGE),
+    row("GET", "/research/charts", "302 302 302 200 200 200 200"),  # each counts their own scope
+    row("GET", "/research/charts/{chart:str}/data.csv", "302 302 302 200 200 200 200", chart="participation"),
+    row("GET", "/research/access", "302 302 302 200 200 403 200"),
+    row("POST", "/research/access", GRANT_FORM,
+        lambda w: {"email": "granted2@example.org", "target": f"session:{w.session}"}),
+    row("POST", "/research/access/{grant_id:int}/revoke", GRANT_FORM, grant_id=lambda w: w.grant),
+    row("GET", "/research/sessions/{session_id:int}/replay", STUDY_PAGE),
+    row("GET", "/research/sessions/{item_id:int}/lineage", STUDY_PAGE, item_id=lambda w: w.session),
+    row("GET", "/research/sessions/{item_id:int}/lineage.graphml", STUDY_PAGE, item_id=lambda w: w.session),
+    row("GET", "/research/sessions/{item_id:int}/lineage.prov.json", STUDY_PAGE, item_id=lambda w: w.session),
+    row("GET", "/research/cases/{item_id:int}/lineage", STUDY_PAGE, item_id=lambda w: w.case),
+    row("GET", "/research/cases/{item_id:int}/lineage.graphml", STUDY_PAGE, item_id=lambda w: w.case),
+    row("GET", "/research/cases/{item_id:int}/lineage.prov.json", STUDY_PAGE, item_id=lambda w: w.case),
+    row("GET", "/research/communities/{item_id:int}/lineage", ADMIN_STUDY, item_id=lambda w: w.community),
+    row("GET", "/research/communities/{item_id:int}/lineage.graphml", ADMIN_STUDY, item_id=lambda w: w.community),
+    row("GET", "/research/communities/{item_id:int}/lineage.prov.json", ADMIN_STUDY, item_id=lambda w: w.community),
     # --- pages: running a session ----------------------------------------------------------
     row("GET", "/sessions/{session_id:int}/console", RUNS_PAGE),
     row("GET", "/sessions/{session_id:int}/projector", RUNS_PAGE),
@@ -385,6 +405,12 @@ ROWS = [
         "401 401 401 400 404 403 400", {"csv": "date,value\n"}),
     row("POST", "/api/v1/livinglabs/{lab_id:int}/indicators/{indicator_id:int}/measurements/from-poll", LAB_API,
         lambda w: {"poll_id": w.lab_poll}),
+    row("GET", "/api/v1/research/grants", "401 401 401 200 200 403 200"),
+    row("POST", "/api/v1/research/grants", "401 401 401 201 404 403 201",
+        lambda w: {"email": "granted2@example.org", "community_id": None, "session_id": w.session}),
+    row("DELETE", "/api/v1/research/grants/{grant_id:int}", "401 401 401 204 404 403 204", grant_id=lambda w: w.grant),
+    row("GET", "/api/v1/research/sessions/{session_id:int}/replay", "401 401 401 200 404 200 200"),
+    row("GET", "/api/v1/research/charts", "401 401 401 200 200 200 200"),
     # --- the live stream (close codes; 101: accepted) ---------------------------------------
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 101 4404 101 4404 4404 101"),
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 4404 4404 101 4404 4404 101", query="view=console"),
@@ -440,6 +466,7 @@ class World:
     experiment: int = 0
     lab_poll: int = 0  # a closed scale in a session of the lab
     submission: int = 0  # a project sent through "Share a project", waiting for review
+    grant: int = 0  # research access to S for a researcher who is not one of the callers
     callers: dict[str, Caller] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any]:
@@ -481,6 +508,7 @@ async def _build(world: World) -> None:
         codebook,
         coding,
         communities,
+        grants,
         members,
         memos,
         notes,
@@ -547,6 +575,13 @@ async def _build(world: World) -> None:
     first = (await outcomes.view(rt, made["facilitator"], outcome.id)).follow_ups[0]
     world.outcome, world.follow_up, world.token = outcome.id, first.id, outcomes.token_of(rt, first)
     await _living_lab(rt, made["facilitator"], world)
+    # The researcher studies S (granted by its facilitator); what an ungranted researcher gets is
+    # tests/test_research_access.py's matrix.
+    await grants.grant(rt, made["facilitator"], "researcher@example.org", session_id=s.id)
+    granted = await accounts.create(rt, email="granted@example.org", password=PASSWORD, role="researcher")
+    world.grant = (await grants.grant(rt, made["facilitator"], granted.email, session_id=s.id)).id
+    # The POST rows grant access again: to a second researcher, so that the grant above stays for DELETE.
+    await accounts.create(rt, email="granted2@example.org", password=PASSWORD, role="researcher")
     await rt.db.dispose()
 
 

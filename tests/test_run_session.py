@@ -367,11 +367,17 @@ async def test_research_overview_counts_without_personal_data(client: AsyncTestC
     await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
     ann = await _join(client, session["join_code"], "Annelies Private")
     await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "r1", "body": "Secret idea"}, headers=ann)
-    await login(client, (await make_account(rt, "researcher")).email)
+    researcher = await make_account(rt, "researcher")
+    granted = await client.post(
+        "/api/v1/research/grants", json={"email": researcher.email, "session_id": sid}, headers=headers
+    )
+    assert granted.status_code == 201
+    await login(client, researcher.email)
     page = await client.get("/research")
     assert page.status_code == 200
     row = re.search(r"<tr>\s*<th scope=\"row\">Lab</th>(.*?)</tr>", page.text, re.S)
-    assert row and re.findall(r"<td>(\d+)</td>", row.group(1)) == ["1", "1", "5"]
+    # 6 events: the session's five and the grant of access.
+    assert row and re.findall(r"<td>(\d+)</td>", row.group(1)) == ["1", "1", "6"]
     assert "Annelies" not in page.text and "Secret idea" not in page.text
 
 

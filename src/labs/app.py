@@ -44,7 +44,9 @@ from labs.web import (
     polls,
     privacy,
     record,
+    research,
     research_api,
+    research_charts,
 )
 from labs.web.auth import Identity, identify
 from labs.web.fragments import render
@@ -156,6 +158,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *live_views.routes,
             *participant.routes,
             *record.routes,
+            *research.routes,
+            *research_charts.routes,
             *api.routes,
             *polls.routes,
             *communities.routes,

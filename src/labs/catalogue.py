@@ -1092,6 +1092,42 @@ class ExportMade(Payload):
     counts: dict[str, int]
 
 
+class SessionGrant(Payload):
+    grant_id: int
+    account_id: int  # the researcher
+    session_id: int
+
+
+class CommunityGrant(Payload):
+    grant_id: int
+    account_id: int  # the researcher
+    community_id: int
+
+
+def _grant_event(name: str, stream: str, base: type[Payload], doc: str) -> type[Payload]:
+    cls = type(name.title().replace(".", "").replace("_", ""), (base,), {})
+    return event(
+        name, stream=stream, audiences=STAFF, changes=(), doc=f"{doc} Staff see the researcher's name.", shape=_account
+    )(cls)
+
+
+ResearchGranted = _grant_event(
+    "research.granted", "session", SessionGrant, "A researcher was given access to the session's research views."
+)
+ResearchRevoked = _grant_event(
+    "research.revoked", "session", SessionGrant, "A researcher's access to the session was revoked."
+)
+CommunityResearchGranted = _grant_event(
+    "research.community_granted",
+    "community",
+    CommunityGrant,
+    "A researcher was given access to the community and all its sessions.",
+)
+CommunityResearchRevoked = _grant_event(
+    "research.community_revoked", "community", CommunityGrant, "A researcher's access to the community was revoked."
+)
+
+
 # ==========================================================================================
 # Polls and scales (stream "session")
 # ==========================================================================================

@@ -45,6 +45,7 @@ from labs.services import (
     cases,
     communities,
     followups,
+    grants,
     notes,
     outcomes,
     participants,
@@ -408,6 +409,7 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
         rt, sanne, community.id, m3.session.join_code, PEOPLE["karin"], karin
     )
     erased = await demo_community.erase_on_request(rt, demo.accounts["admin"], m1.people["gast"].id)
+    await _research_access(demo, community.id)
     coders = await _coding(demo, m1)
     big = await demo_hall.hall(rt, sanne)
 
@@ -482,6 +484,7 @@ async def _coding(demo: _Demo, m1: _Meeting) -> list[tuple[str, str, str]]:
     demo.accounts["lucas"] = await accounts.create(
         rt, email=email, password=DEMO_PASSWORD, role=role, display_name=name
     )
+    await grants.grant(rt, demo.accounts["sanne"], email, session_id=m1.id)
     marieke = demo.accounts["marieke"]
     codes: dict[str, int] = {}
     for code_name, (description, color, parent) in CODEBOOK.items():
@@ -525,6 +528,12 @@ async def _coding(demo: _Demo, m1: _Meeting) -> list[tuple[str, str, str]]:
         },
     )
     return [SECOND_RESEARCHER]
+
+
+async def _research_access(demo: _Demo, community_id: int) -> None:
+    """Marieke studies the whole community, granted by the admin (Lucas, who codes the first
+    meeting, gets that meeting from its facilitator: see _coding)."""
+    await grants.grant(demo.rt, demo.accounts["admin"], demo.accounts["marieke"].email, community_id=community_id)
 
 
 async def _first_meeting(demo: _Demo, community_id: int, when: datetime) -> _Meeting:

@@ -11,6 +11,7 @@ from advanced_alchemy.types import DateTimeUTC, JsonB
 from sqlalchemy import (
     DDL,
     Boolean,
+    CheckConstraint,
     Date,
     Enum,
     Float,
@@ -225,6 +226,24 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+
+
+class ResearchGrant(Base):
+    """A researcher's access to one session or to one community (then to all its sessions), given
+    by an admin or by the session's facilitator. Revoking deletes the row; the event log keeps both."""
+
+    __tablename__ = "research_grant"
+    __table_args__ = (
+        UniqueConstraint("account_id", "session_id"),
+        UniqueConstraint("account_id", "community_id"),
+        CheckConstraint("(session_id IS NULL) <> (community_id IS NULL)", name="one_scope"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("lab_session.id", ondelete="CASCADE"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
+    granted_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 
 
 # --- communities and sessions --------------------------------------------------------------

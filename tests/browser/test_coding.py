@@ -58,6 +58,7 @@ def test_code_a_selected_span(browser: Browser, live_server: LiveServer) -> None
         live_server, f"/api/v1/sessions/{sid}/notes", joined["token"], {"client_id": str(uuid.uuid4()), "body": BODY}
     )
     researcher = live_server.create_user("res@example.org", role="researcher")
+    api(live_server, "/api/v1/research/grants", fac, {"email": "res@example.org", "session_id": sid})
     code = api(live_server, "/api/v1/research/codes", researcher, {"name": "Groen", "color": "#59a14f"})
 
     context = new_context(browser, live_server)

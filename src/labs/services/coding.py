@@ -19,7 +19,7 @@ from labs.errors import Conflict, Forbidden, Invalid, NotFound
 from labs.events import Actor, Stream
 from labs.models import Account, Code, Coding, LabSession, Note, Participant
 from labs.runtime import Runtime
-from labs.services import research_access
+from labs.services import grants
 from labs.services.codebook import _code
 
 
@@ -51,7 +51,7 @@ async def research_note(db: AsyncSession, account: Account, note_id: Any, shown:
     if row is None:
         raise NotFound("No such note.")
     note, participant = row
-    await research_access.check(db, account, session_id=note.session_id)
+    await grants.check(db, account, session_id=note.session_id)
     person = shown.person(participant)
     assert person is not None  # consent.notes() left out those who chose none
     return note, person
@@ -171,7 +171,7 @@ async def session_notes(
     shown = consent.for_research(rt.settings)
     sid = validate.integer(session_id, "session_id")
     async with rt.db.read() as db:
-        await research_access.check(db, account, session_id=sid)
+        await grants.check(db, account, session_id=sid)
         session = await db.get(LabSession, sid)
         assert session is not None
         found = await paging.fetch(db, consent.notes().where(Note.session_id == sid).order_by(Note.id), page)
@@ -190,7 +190,7 @@ async def code_codings(rt: Runtime, account: Account, code_id: Any, page: int) -
     """One page of the codings of a code on notes the account may read: (Applied, Note)."""
     async with rt.db.read() as db:
         code = await _code(db, code_id)
-        scope = await research_access.scope_of(db, account)
+        scope = await grants.scope_of(db, account)
         query = (
             select(Coding, Note, Account.display_name)
             .join(Note, Note.id == Coding.note_id)

@@ -50,7 +50,7 @@ from labs.models import (
     VoteRound,
 )
 from labs.runtime import Runtime
-from labs.services import codebook, research_access
+from labs.services import codebook, grants
 
 FORMATS = {"csv": "zip", "json": "json", "qdpx": "qdpx"}
 MEDIA_TYPES = {"csv": "application/zip", "json": "application/json", "qdpx": "application/zip"}
@@ -83,14 +83,14 @@ async def resolve(db: AsyncSession, account: Any, value: Any) -> ExportScope:
             "Choose what to export: session:<id>, community:<id> or all.",
             {"scope": "Choose a session, a community or all."},
         )
-    scope = research_access.Scope(everything=True) if account is None else await research_access.scope_of(db, account)
+    scope = grants.Scope(everything=True) if account is None else await grants.scope_of(db, account)
     if kind == "all":
         query = select(LabSession.id).where(scope.session_filter(LabSession.id))
     else:
         if not ident.isdigit():
             raise Invalid("%(ident)r is not an id.", {"scope": "Not an id."}, ident=ident)
         if account is not None:
-            await research_access.check(db, account, **{f"{kind}_id": int(ident)})
+            await grants.check(db, account, **{f"{kind}_id": int(ident)})
         elif await db.get(LabSession if kind == "session" else Community, int(ident)) is None:
             raise NotFound(f"No such {kind}.")
         column = LabSession.id if kind == "session" else LabSession.community_id
@@ -975,7 +975,7 @@ async def recent(rt: Runtime, page: Any) -> Any:
 async def choices(rt: Runtime, account: Account) -> tuple[list[LabSession], list[Community]]:
     """The sessions and communities the account may export, for the export form."""
     async with rt.db.read() as db:
-        scope = await research_access.scope_of(db, account)
+        scope = await grants.scope_of(db, account)
         found = await db.scalars(
             select(LabSession)
             .where(scope.session_filter(LabSession.id))

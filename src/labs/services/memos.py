@@ -15,7 +15,7 @@ from labs.events import Actor, Stream
 from labs.i18n import N_
 from labs.models import Account, Memo, utcnow
 from labs.runtime import Runtime
-from labs.services import research_access
+from labs.services import grants
 from labs.services.codebook import _code
 from labs.services.coding import research_note
 
@@ -38,7 +38,7 @@ async def _target(db: AsyncSession, rt: Runtime, account: Account, data: dict[st
     if key == "code_id":
         return key, (await _code(db, value)).id, Stream.research()
     session_id = validate.integer(value, "session_id")
-    await research_access.check(db, account, session_id=session_id)
+    await grants.check(db, account, session_id=session_id)
     return key, session_id, Stream.research(session_id)
 
 

@@ -107,17 +107,6 @@ async def list_for(rt: Runtime, account: Account) -> list[LabSession]:
         return list((await db.scalars(query)).all())
 
 
-async def overview(rt: Runtime) -> list[tuple[LabSession, int, int]]:
-    """Every session with its number of participants and notes (no personal data)."""
-    from labs.models import Note
-
-    people = select(func.count()).where(Participant.session_id == LabSession.id).scalar_subquery()
-    notes = select(func.count()).where(Note.session_id == LabSession.id, Note.deleted.is_(False)).scalar_subquery()
-    query = select(LabSession, people, notes).order_by(LabSession.starts_at.desc().nulls_last(), LabSession.id.desc())
-    async with rt.db.read() as db:
-        return [(row[0], row[1], row[2]) for row in (await db.execute(query)).all()]
-
-
 async def facilitators(rt: Runtime, session_id: int) -> list[SessionFacilitator]:
     async with rt.db.read() as db:
         rows = await db.scalars(

@@ -1,5 +1,5 @@
 """Pages for accounts: first-run setup, login and logout, language, home, sessions (plan and
-agenda), accounts administration and the research overview."""
+agenda) and accounts administration (research pages: web/research.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from labs import i18n
 from labs.errors import LabsError
 from labs.models import Role, SessionKind, SessionStatus
 from labs.runtime import Runtime
-from labs.services import accounts, communities, participants, sessions
+from labs.services import accounts, communities, sessions
 from labs.web import auth, record
 from labs.web.auth import SESSION_COOKIE, Identity
 from labs.web.forms import form_data, safe_next
@@ -266,7 +266,7 @@ async def facilitator_add(request: Req, rt: Runtime, identity: Identity, session
     return Redirect(f"/sessions/{session_id}#facilitators")
 
 
-# --- administration, research -------------------------------------------------------
+# --- administration --------------------------------------------------------------------
 
 
 @get("/admin/accounts", guards=[auth.admin])
@@ -298,16 +298,6 @@ async def account_create(request: Req, rt: Runtime) -> Response[Any]:
     return Redirect("/admin/accounts")
 
 
-@get("/research", guards=[auth.researcher])
-async def research_home(request: Req, rt: Runtime) -> Response[Any]:
-    return page(request, "research/index.html", rows=await sessions.overview(rt))
-
-
-@get("/participants/{participant_id:int}/consent", guards=[auth.researcher])
-async def consent_records(request: Req, rt: Runtime, participant_id: int) -> Response[Any]:
-    return page(request, "research/consent.html", records=await participants.consent_history(rt, participant_id))
-
-
 routes = [
     home,
     setup_form,
@@ -326,6 +316,4 @@ routes = [
     facilitator_add,
     account_list,
     account_create,
-    research_home,
-    consent_records,
 ]

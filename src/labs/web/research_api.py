@@ -1,5 +1,7 @@
 """The research part of the JSON API (/api/v1/research): the codebook (and .qdc out and in),
-codings, one's own memos, and exports. Bearer tokens of researcher (or admin) accounts only."""
+codings, one's own memos, and exports (bearer tokens of researcher or admin accounts); research
+grants, replay and charts (the same scope and 404s as the research pages, so also the
+facilitators of a session)."""
 
 from __future__ import annotations
 
@@ -7,16 +9,18 @@ import io
 from typing import Any
 
 import msgspec
-from litestar import Response, Router, get, post, put
+from litestar import Request, Response, Router, delete, get, post, put
+from litestar.datastructures import State
 from litestar.response import Stream
 
 from labs import paging
 from labs.models import Account
 from labs.runtime import Runtime
-from labs.services import codebook, coding, exports, memos
+from labs.services import analysis, codebook, coding, exports, grants, memos, replay
 from labs.web import auth
 from labs.web.auth import Identity
 from labs.web.exports import download
+from labs.web.research import staff
 
 
 class CodeIn(msgspec.Struct):
@@ -179,6 +183,99 @@ async def export_log(rt: Runtime, page: int = 1) -> dict[str, Any]:
     return _paged(found, items)
 
 
+
+# --- access, replay, charts ---------------------------------------------------------------
+
+
+class GrantIn(msgspec.Struct):
+    email: str
+    session_id: int | None = None
+    community_id: int | None = None
+
+
+def grant_data(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "account_id": row.account_id,
+        "session_id": row.session_id,
+        "community_id": row.community_id,
+        "granted_by_id": row.granted_by_id,
+        "granted_at": row.granted_at.isoformat() if row.granted_at else None,
+    }
+
+
+def grant_row(row: grants.GrantRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "researcher": row.researcher,
+        "email": row.email,
+        "session_id": row.session_id,
+        "community_id": row.community_id,
+        "granted_by": row.granted_by,
+        "granted_at": row.granted_at.isoformat(),
+    }
+
+
+@get("/grants", guards=[auth.facilitator], summary="Research grants you may revoke, newest first (paged)")
+async def list_grants(
+    rt: Runtime, identity: Identity, session_id: int | None = None, page: str | None = None
+) -> dict[str, Any]:
+    found = await grants.list_grants(rt, _account(identity), session_id=session_id, page=page)
+    return {
+        "grants": [grant_row(g) for g in found.items],
+        "page": found.number,
+        "pages": found.pages,
+        "total": found.total,
+    }
+
+
+@post(
+    "/grants", guards=[auth.facilitator], status_code=201, summary="Grant a researcher access to a session or community"
+)
+async def create_grant(rt: Runtime, identity: Identity, data: GrantIn) -> dict[str, Any]:
+    row = await grants.grant(
+        rt, _account(identity), data.email, session_id=data.session_id, community_id=data.community_id
+    )
+    return grant_data(row)
+
+
+@delete("/grants/{grant_id:int}", guards=[auth.facilitator], status_code=204, summary="Revoke a research grant")
+async def revoke_grant(rt: Runtime, identity: Identity, grant_id: int) -> None:
+    await grants.revoke(rt, _account(identity), grant_id)
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+
+@get("/sessions/{session_id:int}/replay", guards=[staff], summary="A session as it stood after event `seq`")
+async def session_replay(rt: Runtime, identity: Identity, session_id: int, seq: str | None = None) -> dict[str, Any]:
+    moment = await replay.for_research(rt, identity.account, session_id, seq)
+    wall = moment.wall
+    return {
+        "seq": moment.seq,
+        "last_seq": moment.last_seq,
+        "at": wall.at,
+        "status": wall.status,
+        "current_activity_id": wall.current_activity_id,
+        "activities": wall.agenda,
+        "participants": len(wall.participants),
+        "notes": [{k: n.get(k) for k in NOTE_KEYS} for n in moment.notes],
+        "left_out": moment.left_out,
+        "clusters": list(wall.clusters.values()),
+        "rounds": [{**r, "tally": wall.tallies.get(r["id"], {})} for r in wall.rounds.values()],
+        "cases": wall.cases,
+    }
+
+
+@get("/charts", guards=[staff], summary="Every chart's table for the sessions you may study (filters as the page)")
+async def charts(request: Request[Any, Any, State], rt: Runtime, identity: Identity) -> dict[str, Any]:
+    assert identity.account is not None
+    tables = await analysis.chart_tables(rt, identity.account, analysis.filters(request.query_params))
+    return {t.key: {"columns": list(t.columns), "rows": [list(r) for r in t.rows]} for t in tables}
+
+
+NOTE_KEYS = ("id", "body", "kind", "activity_id", "case_id", "cluster_id", "pinned", "votes", "created_at")
+
 routes = [
     Router(
         path="/api/v1/research",
@@ -201,5 +298,9 @@ routes = [
             make_export,
             export_log,
         ],
-    )
+    ),
+    Router(
+        path="/api/v1/research",
+        route_handlers=[list_grants, create_grant, revoke_grant, session_replay, charts],
+    ),
 ]
