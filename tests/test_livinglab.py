@@ -441,7 +441,7 @@ async def test_experiment_learning_log_and_case(client: AsyncTestClient[Any], rt
     assert "<s>Train ambassadors</s>" in page
     case = await client.post(f"{url}/case", data=_form(client, city="Eindhoven", country="NL"), follow_redirects=False)
     assert case.status_code in (302, 303), case.text
-    found = (await client.get("/api/v1/cases?q=Street ambassadors", headers=headers)).json()
+    found = (await client.get("/api/v1/cases?q=Street ambassadors", headers=headers)).json()["items"]
     assert any(c["title"] == "Street ambassadors" and c["boosters"] == "Tenants asked for scans" for c in found)
     assert (await client.post(f"{url}/case", data=_form(client))).status_code == 409
     log = (await client.get(f"/api/v1/livinglabs/{lab}/events", headers=headers)).json()["events"]

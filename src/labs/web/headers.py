@@ -50,7 +50,9 @@ def security_headers(framable_by: str) -> Any:
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     headers = list(message.get("headers") or [])
-                    headers += [(b"content-security-policy", csp), *fixed]
+                    # A page that sets its own (the follow-up form: no-referrer) keeps it.
+                    own = {name.lower() for name, _ in headers}
+                    headers += [(b"content-security-policy", csp), *(h for h in fixed if h[0] not in own)]
                     message = {**message, "headers": headers}
                 await send(message)
 
