@@ -63,8 +63,8 @@ def _assert_participant_view(found: list[dict[str, Any]], scene: dict[str, Any])
     for secret in (SECRET_NOTE, DELETED_NOTE, *PRIVATE.values(), "pseudonymous", '"named"'):
         assert secret not in text, secret
     joined = [e["data"] for e in found if e["type"] == "participant.joined"]
-    assert {"participant_id": scene["bea"]["participant_id"], "proxy": False, "display_name": "Bea"} in joined
-    assert all(set(d) == {"participant_id", "proxy", "display_name"} for d in joined)
+    assert {"participant_id": scene["bea"]["participant_id"], "proxy": False} in joined
+    assert all(set(d) == {"participant_id", "proxy"} for d in joined)
     assert "consent.changed" not in {e["type"] for e in found}
     assert any(e["type"] == "redacted" and e["data"] == {} for e in found)
     hidden = [e["data"] for e in found if e["type"] == "note.hidden"]

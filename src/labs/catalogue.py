@@ -185,10 +185,13 @@ def _note(data: dict[str, Any], audience: Audience, refs: Refs) -> dict[str, Any
 
 
 def _participant(data: dict[str, Any], audience: Audience, refs: Refs) -> dict[str, Any]:
-    """Facilitators see who joined as the tables hold it now; everyone else the display name only."""
+    """Facilitators see who joined as the tables hold it now. Nobody else's screen lists who joined
+    (a participant's shows names only on notes), so everyone else gets the id alone."""
+    if audience is not Audience.facilitator:
+        return data
     row = refs.participants.get(data["participant_id"])
     data["display_name"] = row.display_name if row is not None else None
-    if audience is Audience.facilitator and row is not None:
+    if row is not None:
         data.update(
             organisation=row.organisation,
             city=row.city,
@@ -386,7 +389,7 @@ class FacilitatorAdded(Payload):
     audiences=ROOM | STAFF,
     changes=("people",),
     doc="Someone joined (or was entered by proxy). Facilitators get display_name, organisation, "
-    "city, sector and consent as the tables hold them; everyone else the display_name only.",
+    "city, sector and consent as the tables hold them; everyone else `participant_id` and `proxy` only.",
     shape=_participant,
 )
 class ParticipantJoined(Payload):
