@@ -159,13 +159,9 @@ async def test_login_page_keeps_next(client: Client, rt: Any) -> None:
 async def test_login_rotates_the_session_id(client: Client, app: Litestar, rt: Any) -> None:
     account = await make_account(rt)
     await client.get("/login")
-    first = await form_post(
-        client, "/login", {"email": account.email, "password": PASSWORD}, follow_redirects=False
-    )
+    first = await form_post(client, "/login", {"email": account.email, "password": PASSWORD}, follow_redirects=False)
     old = client.cookies.get("labs_session")
-    second = await form_post(
-        client, "/login", {"email": account.email, "password": PASSWORD}, follow_redirects=False
-    )
+    second = await form_post(client, "/login", {"email": account.email, "password": PASSWORD}, follow_redirects=False)
     new = client.cookies.get("labs_session")
     assert first.status_code in (302, 303) and second.status_code in (302, 303)
     assert old and new and old != new
@@ -201,9 +197,7 @@ async def test_post_without_csrf_token_is_refused(client: Client, rt: Any) -> No
     data = {"email": "new@example.org", "password": PASSWORD, "role": "facilitator", "display_name": "New"}
     response = await client.post("/admin/accounts", data=data, follow_redirects=False)
     assert response.status_code == 403
-    response = await client.post(
-        "/admin/accounts", data={**data, "_csrf_token": "forged"}, follow_redirects=False
-    )
+    response = await client.post("/admin/accounts", data={**data, "_csrf_token": "forged"}, follow_redirects=False)
     assert response.status_code == 403
     assert await accounts.count(rt) == before
     assert await accounts.by_email(rt, "new@example.org") is None
@@ -212,9 +206,7 @@ async def test_post_without_csrf_token_is_refused(client: Client, rt: Any) -> No
 async def test_login_without_csrf_token_is_refused(client: Client, rt: Any) -> None:
     account = await make_account(rt)
     await client.get("/login")
-    response = await client.post(
-        "/login", data={"email": account.email, "password": PASSWORD}, follow_redirects=False
-    )
+    response = await client.post("/login", data={"email": account.email, "password": PASSWORD}, follow_redirects=False)
     assert response.status_code == 403
     assert "labs_session=" not in " ".join(set_cookies(response))
 
@@ -345,9 +337,7 @@ async def test_api_token_wrong_password(client: Client, rt: Any) -> None:
         assert response.status_code == 401
         assert response.headers["content-type"].startswith("application/json")
         assert response.json()["detail"] == accounts.WRONG_LOGIN
-    assert (
-        await client.get("/api/v1/sessions", headers={"Authorization": "Bearer lat_bogus"})
-    ).status_code == 401
+    assert (await client.get("/api/v1/sessions", headers={"Authorization": "Bearer lat_bogus"})).status_code == 401
 
 
 # --- language ------------------------------------------------------------------------------

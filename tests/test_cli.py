@@ -134,8 +134,19 @@ def test_downgrade_needs_a_revision(env: dict[str, str]) -> None:
 
 def test_create_user_after_upgrade(env: dict[str, str], tmp_path: Path) -> None:
     assert run(env, "db", "upgrade").returncode == 0
-    result = run(env, "users", "create", "--email", "Ada@Example.org", "--password", PASSWORD,
-                 "--role", "facilitator", "--name", "Ada Lovelace")
+    result = run(
+        env,
+        "users",
+        "create",
+        "--email",
+        "Ada@Example.org",
+        "--password",
+        PASSWORD,
+        "--role",
+        "facilitator",
+        "--name",
+        "Ada Lovelace",
+    )
     assert result.returncode == 0, result.stderr
     assert "ada@example.org" in result.stdout
 
@@ -206,8 +217,7 @@ def server(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = _free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as out:
-        process = subprocess.Popen([*LABS, "serve", "--port", str(port)], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen([*LABS, "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         yield f"http://127.0.0.1:{port}", log
     finally:
@@ -241,8 +251,9 @@ def test_serve_migrates_a_new_sqlite_database_and_points_to_setup(server: tuple[
 
 
 def with_runtime(url: str, data_dir: Path, work: Any) -> Any:
-    settings = Settings(data_dir=data_dir, database_url=normalise_db_url(url), channels_url="memory://",
-                        secret_key="test-secret")
+    settings = Settings(
+        data_dir=data_dir, database_url=normalise_db_url(url), channels_url="memory://", secret_key="test-secret"
+    )
 
     async def go() -> Any:
         db = Database(settings.database_url)
@@ -300,8 +311,13 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     facts["clusters"] = sum([len(await notes.clusters(rt, s.id)) for s in all_sessions])
     hall_walls = [await notes.wall(rt, s.id, include_hidden=True) for s in halls]
     facts["hall"] = [
-        (s.status, len(w), sum(n["pinned"] for n in w), sum(n["hidden"] for n in w),
-         len(await notes.clusters(rt, s.id)))
+        (
+            s.status,
+            len(w),
+            sum(n["pinned"] for n in w),
+            sum(n["hidden"] for n in w),
+            len(await notes.clusters(rt, s.id)),
+        )
         for s, w in zip(halls, hall_walls, strict=True)
     ]
     facts["revealed"] = [
@@ -335,9 +351,7 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     assert len(derived) == 2  # Zwolle from Groningen (the trace below), Utrecht from Gent
     new = next(c for c in derived if c.city == "Zwolle")
     facts["library"] = {
-        "submissions": {
-            s: (await cases.list_submissions(rt, s)).total for s in ("submitted", "rejected")
-        },
+        "submissions": {s: (await cases.list_submissions(rt, s)).total for s in ("submitted", "rejected")},
         "archived": (await cases.list_cases(rt, {"status": "archived"})).total,
         "derived_from_gent": [c.city for c in derived if c.city != "Zwolle"],
     }
@@ -462,8 +476,10 @@ def test_demo_on_a_fresh_sqlite_database_and_never_twice(env: dict[str, str], tm
 
 def test_demo_refuses_a_database_with_accounts_unless_forced(env: dict[str, str]) -> None:
     assert run(env, "db", "upgrade").returncode == 0
-    assert run(env, "users", "create", "--email", "real@example.org", "--password", PASSWORD,
-               "--role", "admin").returncode == 0
+    assert (
+        run(env, "users", "create", "--email", "real@example.org", "--password", PASSWORD, "--role", "admin").returncode
+        == 0
+    )
     refused = run(env, "demo")
     assert refused.returncode == 1 and "already holds 1 account(s)" in refused.stderr
     with sqlite3.connect(sqlite_path(env)) as conn:

@@ -65,8 +65,14 @@ async def test_create_and_edit_on_screen(client: AsyncTestClient[Any], rt: Any) 
 
     created = await client.post(
         "/communities/new",
-        data=_form(client, name="Praktijk Klimaat", kind="community_of_practice", city="Utrecht",
-                   started_on="2025-03-01", erasure_mode="remove"),
+        data=_form(
+            client,
+            name="Praktijk Klimaat",
+            kind="community_of_practice",
+            city="Utrecht",
+            started_on="2025-03-01",
+            erasure_mode="remove",
+        ),
         follow_redirects=False,
     )
     assert created.status_code in (302, 303)
@@ -107,12 +113,14 @@ async def test_api_create_list_get_update_and_access(client: AsyncTestClient[Any
     assert bad_page.status_code == 400
 
     updated = await client.put(
-        f"/api/v1/communities/{cid}", json={"name": "Nieuw", "kind": "living_lab", "erasure_mode": "remove"},
+        f"/api/v1/communities/{cid}",
+        json={"name": "Nieuw", "kind": "living_lab", "erasure_mode": "remove"},
         headers=headers,
     )
     assert updated.status_code == 200 and updated.json()["erasure_mode"] == "remove"
-    assert (await client.put(f"/api/v1/communities/{cid}", json={"name": "x", "erasure_mode": "burn"},
-                             headers=headers)).status_code == 400
+    assert (
+        await client.put(f"/api/v1/communities/{cid}", json={"name": "x", "erasure_mode": "burn"}, headers=headers)
+    ).status_code == 400
 
     stranger = await api_token(client, other.email)
     assert (await client.get(f"/api/v1/communities/{cid}", headers=stranger)).status_code == 404
@@ -211,39 +219,48 @@ async def test_link_unlink_merge(client: AsyncTestClient[Any], rt: Any) -> None:
     finn = await _join(client, two["join_code"], "Finn")
     url = f"/api/v1/communities/{cid}/members"
 
-    merged = await client.post(f"{url}/merge", json={"keep_id": eva1["member_id"], "merge_id": eva2["member_id"]},
-                               headers=headers)
+    merged = await client.post(
+        f"{url}/merge", json={"keep_id": eva1["member_id"], "merge_id": eva2["member_id"]}, headers=headers
+    )
     assert merged.status_code == 200, merged.text
     everyone = (await client.get(url, headers=headers)).json()["items"]
     assert sorted((m["display_name"], m["sessions"]) for m in everyone) == [("Eva", 2), ("Finn", 1)]
     # The merged member is gone from lists; naming it again is a clear 409.
-    gone = await client.post(f"{url}/merge", json={"keep_id": finn["member_id"], "merge_id": eva2["member_id"]},
-                             headers=headers)
+    gone = await client.post(
+        f"{url}/merge", json={"keep_id": finn["member_id"], "merge_id": eva2["member_id"]}, headers=headers
+    )
     assert gone.status_code == 409 and "merged into" in gone.json()["detail"]
-    same = await client.post(f"{url}/merge", json={"keep_id": finn["member_id"], "merge_id": finn["member_id"]},
-                             headers=headers)
+    same = await client.post(
+        f"{url}/merge", json={"keep_id": finn["member_id"], "merge_id": finn["member_id"]}, headers=headers
+    )
     assert same.status_code == 400
     # The laptop's device now belongs to Eva's member: joining from it again is Eva.
     again = await _join(client, one["join_code"], "Eva", device=eva2["device_token"])
     assert again["member_id"] == eva1["member_id"]
 
     # Finn's visit was in fact Eva: link it, then unlink it again.
-    linked = await client.post(f"{url}/link", json={"participant_id": finn["participant_id"],
-                                                    "member_id": eva1["member_id"]}, headers=headers)
+    linked = await client.post(
+        f"{url}/link", json={"participant_id": finn["participant_id"], "member_id": eva1["member_id"]}, headers=headers
+    )
     assert linked.status_code == 200 and linked.json()["id"] == eva1["member_id"]
     unlinked = await client.post(f"{url}/unlink", json={"participant_id": finn["participant_id"]}, headers=headers)
     assert unlinked.status_code == 200 and unlinked.json()["display_name"] == "Finn"
     alone = await client.post(f"{url}/unlink", json={"participant_id": finn["participant_id"]}, headers=headers)
     assert alone.status_code == 409
-    unknown = await client.post(f"{url}/link", json={"participant_id": 99999, "member_id": eva1["member_id"]},
-                                headers=headers)
+    unknown = await client.post(
+        f"{url}/link", json={"participant_id": 99999, "member_id": eva1["member_id"]}, headers=headers
+    )
     assert unknown.status_code == 404
     stranger = await api_token(client, other.email)
-    assert (await client.post(f"{url}/unlink", json={"participant_id": finn["participant_id"]},
-                              headers=stranger)).status_code == 404
+    assert (
+        await client.post(f"{url}/unlink", json={"participant_id": finn["participant_id"]}, headers=stranger)
+    ).status_code == 404
 
-    changes = [e for e in await _events(client, cid, headers) if e["type"] in
-               ("member.merged", "member.linked", "member.unlinked")]
+    changes = [
+        e
+        for e in await _events(client, cid, headers)
+        if e["type"] in ("member.merged", "member.linked", "member.unlinked")
+    ]
     assert [(e["type"], e["data"].get("by")) for e in changes] == [
         ("member.merged", None),
         ("member.linked", "device"),
@@ -266,8 +283,9 @@ async def test_members_page_forms(client: AsyncTestClient[Any], rt: Any) -> None
 
     page = await client.get(f"/communities/{cid}/members")
     assert page.status_code == 200 and page.text.count("Gijs") >= 2 and f'id="member-{gijs2["member_id"]}"' in page.text
-    wrong = await client.post(f"/communities/{cid}/members",
-                              data=_form(client, action="merge", keep_id=gijs1["member_id"], merge_id="abc"))
+    wrong = await client.post(
+        f"/communities/{cid}/members", data=_form(client, action="merge", keep_id=gijs1["member_id"], merge_id="abc")
+    )
     assert wrong.status_code == 400 and "must be a number" in wrong.text
     done = await client.post(
         f"/communities/{cid}/members",
@@ -302,8 +320,13 @@ async def test_page_shows_cases_and_outcomes_with_follow_ups(client: AsyncTestCl
         rt,
         facilitator,
         session["id"],
-        {"kind": "adapted_practice", "title": "Zwolle adapts it", "where": "Zwolle", "what_changed": "A pilot.",
-         "follow_up_months": ""},
+        {
+            "kind": "adapted_practice",
+            "title": "Zwolle adapts it",
+            "where": "Zwolle",
+            "what_changed": "A pilot.",
+            "follow_up_months": "",
+        },
     )
     due = await outcomes.schedule_follow_up(rt, facilitator, outcome.id, datetime.now(UTC).date())
     later = await outcomes.schedule_follow_up(rt, facilitator, outcome.id, date(2099, 5, 1))

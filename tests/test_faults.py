@@ -51,8 +51,19 @@ class OwnRedis:
     def start(self) -> None:
         assert REDIS_SERVER
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.data_dir)],
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.data_dir),
+            ],
             stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
@@ -89,8 +100,10 @@ def redis(tmp_path: Path) -> Iterator[OwnRedis]:
 @pytest.fixture
 def two_workers(tmp_path: Path, redis: OwnRedis) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two workers on one SQLite database and one Redis."""
-    first = LiveServer(tmp_path / "a", env={"LABS_CHANNELS_URL": redis.url,
-                                            "LABS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'labs.db'}"})
+    first = LiveServer(
+        tmp_path / "a",
+        env={"LABS_CHANNELS_URL": redis.url, "LABS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'labs.db'}"},
+    )
     first.start()
     second = LiveServer(tmp_path / "b", env=first.env | {"LABS_DATA_DIR": str(tmp_path / "b")})
     second.start()
@@ -104,8 +117,10 @@ def two_workers(tmp_path: Path, redis: OwnRedis) -> Iterator[tuple[LiveServer, L
 async def test_rate_limits_and_token_memory_hold_across_workers(two_workers: tuple[LiveServer, LiveServer]) -> None:
     a, b = two_workers
     fac = a.create_user("fac@example.org")
-    async with httpx.AsyncClient(base_url=a.base_url + "/api/v1", timeout=TIMEOUT) as on_a, \
-            httpx.AsyncClient(base_url=b.base_url + "/api/v1", timeout=TIMEOUT) as on_b:
+    async with (
+        httpx.AsyncClient(base_url=a.base_url + "/api/v1", timeout=TIMEOUT) as on_a,
+        httpx.AsyncClient(base_url=b.base_url + "/api/v1", timeout=TIMEOUT) as on_b,
+    ):
         session = await create_session(on_a, fac)
         sid = session["id"]
         p = await join(on_a, session["join_code"], "Noor")
@@ -127,8 +142,10 @@ async def test_redis_restart_during_a_session(two_workers: tuple[LiveServer, Liv
     acknowledged, the clients of both workers end up with every event, in order, once."""
     a, b = two_workers
     fac = a.create_user("fac@example.org")
-    async with httpx.AsyncClient(base_url=a.base_url + "/api/v1", timeout=TIMEOUT) as on_a, \
-            httpx.AsyncClient(base_url=b.base_url + "/api/v1", timeout=TIMEOUT) as on_b:
+    async with (
+        httpx.AsyncClient(base_url=a.base_url + "/api/v1", timeout=TIMEOUT) as on_a,
+        httpx.AsyncClient(base_url=b.base_url + "/api/v1", timeout=TIMEOUT) as on_b,
+    ):
         session = await create_session(on_a, fac)
         sid = session["id"]
         people = await join_many(on_a, session["join_code"], 6)
@@ -138,10 +155,15 @@ async def test_redis_restart_during_a_session(two_workers: tuple[LiveServer, Liv
             await ping(ws_b)
 
             async def burst(label: str) -> list[httpx.Response]:
-                return list(await asyncio.gather(*(
-                    post_note(on_a if i % 2 else on_b, p["token"], sid, f"{label} {i}")
-                    for i, p in enumerate(people) for _ in range(2)
-                )))
+                return list(
+                    await asyncio.gather(
+                        *(
+                            post_note(on_a if i % 2 else on_b, p["token"], sid, f"{label} {i}")
+                            for i, p in enumerate(people)
+                            for _ in range(2)
+                        )
+                    )
+                )
 
             acked = await burst("before")
             redis.kill()

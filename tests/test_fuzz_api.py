@@ -43,7 +43,6 @@ def test_no_server_errors(fuzz_server: tuple[World, LiveServer], who: str) -> No
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 20, "the schema lost its operations"
     for operation in operations:
-
         # Cases that fit the schema and cases that break it (wrong types, missing fields, odd values).
         @given(case=st.one_of(operation.as_strategy(), operation.as_strategy(GenerationMode.NEGATIVE)))
         @BOUNDED

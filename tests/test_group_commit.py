@@ -128,8 +128,9 @@ async def test_a_failed_group_is_split_and_each_post_answered_alone(rt: Any, mon
 
     monkeypatch.setattr(notes, "_commit", flaky)
     bodies = [{"client_id": f"n{i}", "body": f"n{i}"} for i in range(7)] + [{"client_id": "poison", "body": "p"}]
-    answers = await asyncio.gather(*(notes.post(rt, session.id, b, participant=person) for b in bodies),
-                                   return_exceptions=True)
+    answers = await asyncio.gather(
+        *(notes.post(rt, session.id, b, participant=person) for b in bodies), return_exceptions=True
+    )
     assert isinstance(answers[-1], RuntimeError)
     assert all(isinstance(a, tuple) and a[1] is not None for a in answers[:-1])
     assert max(calls) > 1  # they were grouped at first

@@ -68,7 +68,11 @@ async def join_many(http: httpx.AsyncClient, code: str, count: int) -> list[dict
 
 
 async def post_note(
-    http: httpx.AsyncClient, token: str, session_id: int, body: str = "An idea", client_id: str | None = None,
+    http: httpx.AsyncClient,
+    token: str,
+    session_id: int,
+    body: str = "An idea",
+    client_id: str | None = None,
     **extra: Any,
 ) -> httpx.Response:
     payload = {"client_id": client_id or uuid.uuid4().hex, "body": body, **extra}
@@ -284,19 +288,22 @@ async def test_concurrent_posters_reach_both_listeners_gapless(
     people = await join_many(http, session["join_code"], 20)
     start = await last_seq(http, fac, sid)
 
-    async with open_stream(server, fac, sid, after=start) as ws1, \
-            open_stream(server, people[0]["token"], sid, after=start) as ws2:
+    async with (
+        open_stream(server, fac, sid, after=start) as ws1,
+        open_stream(server, people[0]["token"], sid, after=start) as ws2,
+    ):
         await ping(ws1)  # both sockets are subscribed before the storm starts
         await ping(ws2)
-        responses = await asyncio.gather(*(
-            post_note(http, p["token"], sid, body_for(p, i)) for p in people for i in range(10)
-        ))
+        responses = await asyncio.gather(
+            *(post_note(http, p["token"], sid, body_for(p, i)) for p in people for i in range(10))
+        )
         assert_all_created(responses)
         posted = {r.json()["id"] for r in responses}
         end = await last_seq(http, fac, sid)
         assert end == start + 200
-        facilitator_view, participant_view = await asyncio.gather(read_through(ws1, start, end),
-                                                                  read_through(ws2, start, end))
+        facilitator_view, participant_view = await asyncio.gather(
+            read_through(ws1, start, end), read_through(ws2, start, end)
+        )
         await assert_quiet(ws1)
         await assert_quiet(ws2)
 
@@ -329,17 +336,20 @@ async def test_batched_stream_carries_several_events_per_frame_gapless(
     people = await join_many(http, session["join_code"], 12)
     start = await last_seq(http, fac, sid)
     url = f"{server.ws_url}/api/v1/sessions/{sid}/stream?batch=1&after={start}"
-    async with connect(url, additional_headers=bearer(fac), open_timeout=TIMEOUT) as batched, \
-            open_stream(server, fac, sid, after=start) as single:
+    async with (
+        connect(url, additional_headers=bearer(fac), open_timeout=TIMEOUT) as batched,
+        open_stream(server, fac, sid, after=start) as single,
+    ):
         await ping(batched)
         await ping(single)
-        responses = await asyncio.gather(*(
-            post_note(http, p["token"], sid, f"{p['participant_id']}/{i}") for p in people for i in range(10)
-        ))
+        responses = await asyncio.gather(
+            *(post_note(http, p["token"], sid, f"{p['participant_id']}/{i}") for p in people for i in range(10))
+        )
         assert_all_created(responses)
         end = await last_seq(http, fac, sid)
-        frames, singles = await asyncio.gather(read_batches_through(batched, start, end),
-                                               read_through(single, start, end))
+        frames, singles = await asyncio.gather(
+            read_batches_through(batched, start, end), read_through(single, start, end)
+        )
         await assert_quiet(batched)
         await assert_quiet(single)
     flat = [e for f in frames for e in f]
@@ -347,15 +357,18 @@ async def test_batched_stream_carries_several_events_per_frame_gapless(
     assert flat == singles == (await event_log(http, fac, sid, after=start))["events"]
     assert len(frames) < len(flat), "a burst of 120 notes should share frames"
     # Catching up: the whole backlog in frames of at most 100 events.
-    async with connect(f"{server.ws_url}/api/v1/sessions/{sid}/stream?batch=1&after=0",
-                       additional_headers=bearer(fac), open_timeout=TIMEOUT) as late:
+    async with connect(
+        f"{server.ws_url}/api/v1/sessions/{sid}/stream?batch=1&after=0",
+        additional_headers=bearer(fac),
+        open_timeout=TIMEOUT,
+    ) as late:
         caught = await read_batches_through(late, 0, end)
         await assert_quiet(late)
     assert [len(f) for f in caught] == [100] * (end // 100) + ([end % 100] if end % 100 else [])
     assert_gapless([e for f in caught for e in f], 0)
     # The OpenAPI description says so too.
     schema = (await http.get(server.base_url + "/api/docs/openapi.json")).json()
-    assert '?batch=1' in schema["info"]["description"] and '{"events": [...]}' in schema["info"]["description"]
+    assert "?batch=1" in schema["info"]["description"] and '{"events": [...]}' in schema["info"]["description"]
 
 
 async def test_retry_storm_creates_one_note(http: httpx.AsyncClient, fac: str) -> None:
@@ -455,19 +468,21 @@ async def assert_cross_server_delivery(a: LiveServer, b: LiveServer) -> None:
         on_a = await join_many(http_a, session["join_code"], 5)
         on_b = await join_many(http_b, session["join_code"], 5)
         start = await last_seq(http_b, fac, sid)
-        async with open_stream(a, fac, sid, after=start) as ws_a, \
-                open_stream(b, fac, sid, after=start) as ws_b:
+        async with open_stream(a, fac, sid, after=start) as ws_a, open_stream(b, fac, sid, after=start) as ws_b:
             await ping(ws_a)
             await ping(ws_b)
-            responses = await asyncio.gather(*(
-                post_note(http, p["token"], sid, body_for(p, i))
-                for http, people in ((http_a, on_a), (http_b, on_b)) for p in people for i in range(10)
-            ))
+            responses = await asyncio.gather(
+                *(
+                    post_note(http, p["token"], sid, body_for(p, i))
+                    for http, people in ((http_a, on_a), (http_b, on_b))
+                    for p in people
+                    for i in range(10)
+                )
+            )
             assert_all_created(responses)
             end = await last_seq(http_a, fac, sid)
             assert end == start + 100
-            heard_a, heard_b = await asyncio.gather(read_through(ws_a, start, end),
-                                                    read_through(ws_b, start, end))
+            heard_a, heard_b = await asyncio.gather(read_through(ws_a, start, end), read_through(ws_b, start, end))
             await assert_quiet(ws_a)
             await assert_quiet(ws_b)
     for heard in (heard_a, heard_b):
@@ -502,9 +517,14 @@ async def test_two_servers_postgres_listen_notify(tmp_path: Path) -> None:
         await admin.execute(f'CREATE DATABASE "{name}"')
         url = pg_dsn(name)
         env = {"LABS_DATABASE_URL": url, "LABS_CHANNELS_URL": url}
-        migrated = subprocess.run([sys.executable, "-m", "labs", "db", "upgrade"],
-                                  env={**LiveServer(tmp_path).env, **env}, cwd=ROOT,
-                                  capture_output=True, text=True, timeout=60)
+        migrated = subprocess.run(
+            [sys.executable, "-m", "labs", "db", "upgrade"],
+            env={**LiveServer(tmp_path).env, **env},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
         async with server_pair(tmp_path, env) as (a, b):
             await assert_cross_server_delivery(a, b)
@@ -572,8 +592,13 @@ async def test_ws_bad_messages_get_error_frames_and_the_socket_survives(
     end = await last_seq(http, fac, sid)
     async with open_stream(server, fac, sid) as ws:
         first = await read_through(ws, 0, end)
-        bad_messages = ("{not json", '{"type": "dance"}', "[1, 2]", '{"type": "resync"}',
-                        '{"type": "resync", "after": -1}')
+        bad_messages = (
+            "{not json",
+            '{"type": "dance"}',
+            "[1, 2]",
+            '{"type": "resync"}',
+            '{"type": "resync", "after": -1}',
+        )
         for bad in bad_messages:
             await ws.send(bad)
             reply = await frame(ws)
@@ -593,18 +618,14 @@ async def assert_stream_refused(server: LiveServer, token: str, session_id: int,
             await frame(ws, timeout=5)
 
 
-async def test_foreign_origin_websocket_is_refused(
-    server: LiveServer, http: httpx.AsyncClient, fac: str
-) -> None:
+async def test_foreign_origin_websocket_is_refused(server: LiveServer, http: httpx.AsyncClient, fac: str) -> None:
     session = await create_session(http, fac)
     await assert_stream_refused(server, fac, session["id"], origin="http://evil.example")
     async with open_stream(server, fac, session["id"], origin=server.base_url) as ws:  # same origin: fine
         assert (await frame(ws))["seq"] == 1
 
 
-async def test_participant_is_confined_to_their_session(
-    server: LiveServer, http: httpx.AsyncClient, fac: str
-) -> None:
+async def test_participant_is_confined_to_their_session(server: LiveServer, http: httpx.AsyncClient, fac: str) -> None:
     mine = await create_session(http, fac)
     other = await create_session(http, fac)
     p = await join(http, mine["join_code"])
@@ -650,13 +671,11 @@ async def test_author_comes_from_the_token(http: httpx.AsyncClient, fac: str) ->
     assert stored["participant_id"] == ada["participant_id"]
 
 
-async def test_html_in_a_note_comes_back_verbatim(
-    server: LiveServer, http: httpx.AsyncClient, fac: str
-) -> None:
+async def test_html_in_a_note_comes_back_verbatim(server: LiveServer, http: httpx.AsyncClient, fac: str) -> None:
     session = await create_session(http, fac)
     sid = session["id"]
     p = await join(http, session["join_code"])
-    body = '<script>alert("x")</script> & <b>bold</b> &amp; \'quoted\''
+    body = "<script>alert(\"x\")</script> & <b>bold</b> &amp; 'quoted'"
     posted = await note(http, p["token"], sid, body)
     assert posted["body"] == body
     assert [n["body"] for n in await wall(http, fac, sid)] == [body]

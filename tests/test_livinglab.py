@@ -502,8 +502,7 @@ async def test_compare_labs_and_iati_export(client: AsyncTestClient[Any], rt: An
     exported = await client.get("/livinglabs/compare/results.csv")
     lines = exported.text.strip().splitlines()
     assert (
-        lines[0]
-        == "living_lab,result,result_type,indicator,measure,ascending,baseline_date,baseline,"
+        lines[0] == "living_lab,result,result_type,indicator,measure,ascending,baseline_date,baseline,"
         "period_start,period_end,target,actual"
     )
     assert (

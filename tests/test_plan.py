@@ -230,9 +230,7 @@ async def test_agenda_errors_come_back_in_the_block(client: Client, rt: Any) -> 
     assert "Minutes must be between 1 and 600." in response.text
     response = await agenda(client, session_id, action="add", title="Odd", type="juggling")
     assert response.status_code == 400
-    response = await agenda(
-        client, session_id, htmx=False, action="save", activity_id="999999", title="Ghost"
-    )
+    response = await agenda(client, session_id, htmx=False, action="save", activity_id="999999", title="Ghost")
     assert response.status_code == 404
     assert titles_in_order((await client.get(f"/sessions/{session_id}")).text) == [
         "Welcome",
@@ -302,9 +300,7 @@ async def test_co_facilitator(client: Client, app: Litestar, rt: Any) -> None:
     response = await form_post(client, f"/sessions/{session_id}/facilitators", {"email": co.email})
     assert response.status_code == 409
     assert "That person already runs this session." in response.text
-    response = await form_post(
-        client, f"/sessions/{session_id}/facilitators", {"email": "nobody@example.org"}
-    )
+    response = await form_post(client, f"/sessions/{session_id}/facilitators", {"email": "nobody@example.org"})
     assert response.status_code == 400
     assert "No facilitator account with that email." in response.text
     response = await form_post(client, f"/sessions/{session_id}/facilitators", {"email": researcher.email})
@@ -330,9 +326,7 @@ async def test_others_sessions_are_not_found(client: Client, app: Litestar, rt: 
         assert response.status_code == 404
         assert response.headers.get("hx-retarget") == "#flash"
         assert "<html" not in response.text and 'role="alert"' in response.text
-        response = await form_post(
-            other_client, f"/sessions/{session_id}/facilitators", {"email": other.email}
-        )
+        response = await form_post(other_client, f"/sessions/{session_id}/facilitators", {"email": other.email})
         assert response.status_code == 404
     session = await sessions.get(rt, session_id)
     assert session.title == "Green roofs lab"

@@ -59,8 +59,11 @@ async def test_withdraw_in_two_taps(client: AsyncTestClient[Any], rt: Any) -> No
     assert "Your notes in 2 sessions are left out of every research export" in done.text
     assert 'id="consent-none" name="consent" value="none" required checked' in done.text
     for sid in (one, two):
-        changes = [e for e in (await client.get(f"/api/v1/sessions/{sid}/events", headers=headers)).json()["events"]
-                   if e["type"] == "consent.changed"]
+        changes = [
+            e
+            for e in (await client.get(f"/api/v1/sessions/{sid}/events", headers=headers)).json()["events"]
+            if e["type"] == "consent.changed"
+        ]
         assert [e["data"]["consent"] for e in changes] == ["none"]
     again = await client.get(f"/p/{one}")
     assert '<details class="withdraw">' not in again.text and "You have not given consent" in again.text
@@ -141,8 +144,9 @@ async def test_erasure_removes_notes_when_the_community_says_so(client: AsyncTes
     confirm = await client.get(f"/admin/participants/{mia['participant_id']}/erase")
     assert confirm.status_code == 200
     assert "Erase Mia?" in confirm.text and "Their 1 note is removed too." in confirm.text
-    done = await client.post(f"/admin/participants/{mia['participant_id']}/erase", data=_form(client),
-                             follow_redirects=False)
+    done = await client.post(
+        f"/admin/participants/{mia['participant_id']}/erase", data=_form(client), follow_redirects=False
+    )
     assert done.status_code in (302, 303)
     log = await client.get(done.headers["location"])
     assert "The person is erased" in log.text and f"#{mia['participant_id']}" in log.text

@@ -342,8 +342,11 @@ async def test_each_event_is_rendered_once_per_view_and_language(settings: Any) 
         await notes.post(rt, session.id, {"client_id": "c1", "body": "Groene daken"}, participant=person)
         last = (await sessions.get(rt, session.id)).last_seq
         for _ in range(100):
-            if all(f'data-seq="{last}"' in frames[-1] or f'"seq": {last},' in frames[-1]
-                   for frames in received.values() if frames):
+            if all(
+                f'data-seq="{last}"' in frames[-1] or f'"seq": {last},' in frames[-1]
+                for frames in received.values()
+                if frames
+            ):
                 break
             await asyncio.sleep(0.02)
         for task in tasks:
@@ -511,8 +514,9 @@ async def test_a_subscriber_that_never_reads_is_dropped_and_resyncs(settings: An
         async def back_send(frame: str) -> None:
             back.append(json.loads(frame)["seq"])
 
-        resumed = asyncio.create_task(hub.serve(session.id, live.Client(live.JSON_FACILITATOR, back_send),
-                                                stuck.sent_seq, nothing))
+        resumed = asyncio.create_task(
+            hub.serve(session.id, live.Client(live.JSON_FACILITATOR, back_send), stuck.sent_seq, nothing)
+        )
         for _ in range(100):
             if back and back[-1] == last:
                 break
@@ -531,29 +535,39 @@ async def test_share_a_case_and_write_notes_about_it(client: AsyncTestClient[Any
     headers, session = await _setup(client, rt)
     sid = session["id"]
     author = await make_account(rt)
-    case = await cases.create_case(rt, author, {"title": "Buurtambassadeurs", "city": "Groningen", "country": "NL",
-                                                "sdgs": [11], "topics": ["energy"]})
+    case = await cases.create_case(
+        rt,
+        author,
+        {"title": "Buurtambassadeurs", "city": "Groningen", "country": "NL", "sdgs": [11], "topics": ["energy"]},
+    )
     listed = await client.get("/api/v1/cases?city=groningen", headers=headers)
     assert listed.status_code == 200, listed.text
     assert [c["title"] for c in listed.json()["items"]] == ["Buurtambassadeurs"]
     await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)
     ann = await _join(client, session["join_code"])
 
-    not_shared = await client.post(f"/api/v1/sessions/{sid}/notes",
-                                   json={"client_id": "k0", "body": "x", "case_id": case.id}, headers=ann)
+    not_shared = await client.post(
+        f"/api/v1/sessions/{sid}/notes", json={"client_id": "k0", "body": "x", "case_id": case.id}, headers=ann
+    )
     assert not_shared.status_code == 400
-    shared = await client.post(f"/api/v1/sessions/{sid}/cases", json={"case_id": case.id, "presenter": "Jan"},
-                               headers=headers)
+    shared = await client.post(
+        f"/api/v1/sessions/{sid}/cases", json={"case_id": case.id, "presenter": "Jan"}, headers=headers
+    )
     assert shared.status_code == 201 and shared.json()["case"]["city"] == "Groningen"
     twice = await client.post(f"/api/v1/sessions/{sid}/cases", json={"case_id": case.id}, headers=headers)
     assert twice.status_code == 409
-    note = await client.post(f"/api/v1/sessions/{sid}/notes",
-                             json={"client_id": "k1", "body": "Works here too", "case_id": case.id}, headers=ann)
+    note = await client.post(
+        f"/api/v1/sessions/{sid}/notes",
+        json={"client_id": "k1", "body": "Works here too", "case_id": case.id},
+        headers=ann,
+    )
     assert note.status_code == 201 and note.json()["case_id"] == case.id
     assert "case.shared" in [e["type"] for e in await _events(client, sid, headers)]
     # Participants may not share cases.
-    assert (await client.post(f"/api/v1/sessions/{sid}/cases", json={"case_id": case.id},
-                              headers=ann)).status_code in (401, 403)
+    assert (await client.post(f"/api/v1/sessions/{sid}/cases", json={"case_id": case.id}, headers=ann)).status_code in (
+        401,
+        403,
+    )
 
 
 async def test_errors_on_pages_speak_the_readers_language(client: AsyncTestClient[Any], rt: Any) -> None:
@@ -561,14 +575,17 @@ async def test_errors_on_pages_speak_the_readers_language(client: AsyncTestClien
     await client.post(f"/api/v1/sessions/{session['id']}/start", headers=headers)
     dutch = {"accept-language": "nl"}
     await client.get(f"/j/{session['join_code']}", headers=dutch)
-    response = await client.post(f"/j/{session['join_code']}", headers=dutch,
-                                 data={"display_name": "x" * 61, "consent": "named",
-                                       "_csrf_token": client.cookies.get("labs_csrf")})
+    response = await client.post(
+        f"/j/{session['join_code']}",
+        headers=dutch,
+        data={"display_name": "x" * 61, "consent": "named", "_csrf_token": client.cookies.get("labs_csrf")},
+    )
     assert response.status_code == 400
     assert "Namen zijn maximaal 60 tekens lang." in response.text
     # The API keeps English, with the same numbers filled in.
-    api = await client.post("/api/v1/join", json={"join_code": session["join_code"], "display_name": "x" * 61,
-                                                  "consent": "named"})
+    api = await client.post(
+        "/api/v1/join", json={"join_code": session["join_code"], "display_name": "x" * 61, "consent": "named"}
+    )
     assert api.json()["detail"] == "Names are at most 60 characters."
 
 
@@ -582,8 +599,9 @@ async def test_a_resend_is_answered_with_the_first_note_even_after_close(client:
     await client.post(f"/api/v1/sessions/{sid}/close", headers=headers)
     resend = await client.post(f"/api/v1/sessions/{sid}/notes", json=note, headers=ann)
     assert resend.status_code == 200 and resend.json()["id"] == first.json()["id"]
-    fresh = await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "new", "body": "Too late"},
-                              headers=ann)
+    fresh = await client.post(
+        f"/api/v1/sessions/{sid}/notes", json={"client_id": "new", "body": "Too late"}, headers=ann
+    )
     assert fresh.status_code == 409
 
 
@@ -620,8 +638,9 @@ async def test_console_forms_timer_case_sharing_and_close(client: AsyncTestClien
     bad = await client.post(f"/sessions/{sid}/timer", headers=csrf(client), data={"action": "start", "minutes": "x"})
     assert bad.status_code == 400
 
-    shared = await client.post(f"/sessions/{sid}/cases", headers=csrf(client),
-                               data={"case_id": str(case.id), "presenter": "Jan"})
+    shared = await client.post(
+        f"/sessions/{sid}/cases", headers=csrf(client), data={"case_id": str(case.id), "presenter": "Jan"}
+    )
     assert shared.status_code == 204
     console = await client.get(f"/sessions/{sid}/console")
     assert re.search(r'id="shared-cases".*Warm Holtenbroek', console.text, re.S)

@@ -752,8 +752,7 @@ class OutcomeState(Payload):
     stream="outcome",
     audiences=STAFF,
     changes=("outcome",),
-    doc="An outcome was recorded (the outcome-harvesting record) with the notes, clusters and "
-    "cases it came from.",
+    doc="An outcome was recorded (the outcome-harvesting record) with the notes, clusters and cases it came from.",
 )
 class OutcomeRecorded(OutcomeState):
     pass
@@ -973,8 +972,7 @@ class MemberUnlinked(Payload):
     stream="community",
     audiences=STAFF,
     changes=("members",),
-    doc="A facilitator merged member `merged_id` into `member_id` (`participants`: how many "
-    "session visits moved).",
+    doc="A facilitator merged member `merged_id` into `member_id` (`participants`: how many session visits moved).",
 )
 class MemberMerged(Payload):
     member_id: int

@@ -370,6 +370,8 @@ def export_command(scope: str, format_: str, output: str | None, as_email: str |
             os.unlink(partial)
     summary = ", ".join(f"{n} {name}" for name, n in counts.items())
     click.echo(f"Wrote {target} ({summary}).")
+
+
 # --- follow-ups ----------------------------------------------------------------------------
 
 

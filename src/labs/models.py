@@ -688,6 +688,8 @@ class PollAnswer(Base):
     number: Mapped[float | None] = mapped_column(Float)  # the scale point or the number given
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     answered_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+
+
 # --- privacy -------------------------------------------------------------------------------
 
 

@@ -62,3 +62,12 @@ async def fetch(db: AsyncSession, query: Select[Any], page: Any = 1, per_page: A
     rows = (await db.execute(query.limit(size).offset((number - 1) * size))).all()
     items = [row[0] if len(row) == 1 else tuple(row) for row in rows]
     return Page(items, number, size, total)
+
+
+def of(items: list[T], page: Any = 1, per_page: Any = None) -> Page[T]:
+    """One page of a list already in memory (a trace, a log, a chart table); a page past the
+    end shows the last one."""
+    number, size = numbers(page, per_page)
+    last = max(1, -(-len(items) // size))
+    number = min(number, last)
+    return Page(items[(number - 1) * size : number * size], number, size, len(items))

@@ -12,6 +12,10 @@ from labs.errors import Invalid
 
 E = TypeVar("E", bound=enum.Enum)
 
+# Ids and counters are 32-bit integers in PostgreSQL (SQLite stops at 64 bits): a larger number
+# names nothing and is refused here rather than by the database.
+LARGEST = 2**31 - 1
+
 
 def text(value: Any, field: str, label: str, limit: int, *, required: bool = False) -> str:
     """Trimmed text of at most `limit` characters; `label` (marked with N_) names it in messages."""
@@ -44,11 +48,16 @@ def choice(enum_cls: type[E], value: Any, field: str) -> E:
 
 def integer(value: Any, field: str) -> int:
     try:
-        if isinstance(value, bool):
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError
-        return int(value)
-    except (TypeError, ValueError):
+        result = int(value)
+    except (TypeError, ValueError, OverflowError):
         raise Invalid("%(field)s must be a number.", {field: "Must be a number."}, field=field) from None
+    if not -LARGEST <= result <= LARGEST:
+        raise Invalid(
+            "%(field)s is out of range (at most %(largest)s).", {field: "Out of range."}, field=field, largest=LARGEST
+        )
+    return result
 
 
 def number(value: Any, field: str, *, required: bool = False) -> float | None:

@@ -35,16 +35,22 @@ def post_notes(server: LiveServer, sid: int, tokens: list[str], count: int, labe
 
     def one(i: int) -> None:
         body = f"{label} {i}: green roofs on every school"
-        api(server, f"/api/v1/sessions/{sid}/notes", tokens[i // 20],
-            {"client_id": uuid.uuid4().hex, "body": body, "kind": kinds[i % len(kinds)]})
+        api(
+            server,
+            f"/api/v1/sessions/{sid}/notes",
+            tokens[i // 20],
+            {"client_id": uuid.uuid4().hex, "body": body, "kind": kinds[i % len(kinds)]},
+        )
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(one, range(count)))
 
 
 def join_tokens(server: LiveServer, code: str, count: int) -> list[str]:
-    return [api(server, "/api/v1/join", "", {"join_code": code, "display_name": f"P{i}", "consent": "named"})["token"]
-            for i in range(count)]
+    return [
+        api(server, "/api/v1/join", "", {"join_code": code, "display_name": f"P{i}", "consent": "named"})["token"]
+        for i in range(count)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +58,27 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Any:
     server = LiveServer(tmp_path_factory.mktemp("large")).start()
     try:
         token = server.create_user("fac@example.org")
-        created = api(server, "/api/v1/sessions", token, {
-            "title": "River lab", "agenda": [{"title": "Ideas for the river", "prompt": PROMPT, "minutes": 10}],
-        })
+        created = api(
+            server,
+            "/api/v1/sessions",
+            token,
+            {
+                "title": "River lab",
+                "agenda": [{"title": "Ideas for the river", "prompt": PROMPT, "minutes": 10}],
+            },
+        )
         sid = created["id"]
         api(server, f"/api/v1/sessions/{sid}/start", token, {})
         tokens = join_tokens(server, created["join_code"], NOTES // 20 + 10)
         post_notes(server, sid, tokens, NOTES, "Note", KINDS)
         # Each test posts as participants of its own: the posting limit never bites.
         tokens = tokens[NOTES // 20 :]
-        first = api(server, f"/api/v1/sessions/{sid}/notes", tokens[0],
-                    {"client_id": uuid.uuid4().hex, "body": "Pinned: the oldest idea matters most"})
+        first = api(
+            server,
+            f"/api/v1/sessions/{sid}/notes",
+            tokens[0],
+            {"client_id": uuid.uuid4().hex, "body": "Pinned: the oldest idea matters most"},
+        )
         api(server, f"/api/v1/sessions/{sid}/notes/{first['id']}/moderation", token, {"action": "pin"})
         api(server, f"/api/v1/sessions/{sid}/timer", token, {"action": "start", "seconds": 600})
         yield server, token, sid, tokens
@@ -72,8 +88,9 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def newest(server: LiveServer, token: str, sid: int) -> str:
     """The body of the newest unpinned note, as the API lists it."""
-    request = urllib.request.Request(f"{server.base_url}/api/v1/sessions/{sid}/notes",
-                                     headers={"authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        f"{server.base_url}/api/v1/sessions/{sid}/notes", headers={"authorization": f"Bearer {token}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return str([n for n in json.loads(response.read()) if not n["pinned"]][-1]["body"])
 
@@ -107,8 +124,7 @@ def test_projector_fits_one_screen(browser: Browser, large: Any, size: tuple[int
         # Nothing to scroll: the whole view is one screen.
         assert page.evaluate("document.documentElement.scrollHeight") <= size[1]
         assert page.evaluate("document.documentElement.scrollWidth") <= size[0]
-        for selector in (".join-code", ".qr", "#timer", "#current-activity .prompt-title",
-                         "#current-activity .prompt"):
+        for selector in (".join-code", ".qr", "#timer", "#current-activity .prompt-title", "#current-activity .prompt"):
             within_screen(page, selector)
         expect(page.locator("#current-activity .prompt")).to_have_text(PROMPT)
         # Pinned first, then the newest; the cards shown are whole.

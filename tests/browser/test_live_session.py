@@ -30,7 +30,9 @@ FIRST, SECOND = "Ideas for the river", "Choose what to try first"
 
 def api(server: LiveServer, path: str, token: str, payload: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(
-        server.base_url + path, method="POST", data=json.dumps(payload).encode(),
+        server.base_url + path,
+        method="POST",
+        data=json.dumps(payload).encode(),
         headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
     )
     with urllib.request.urlopen(request, timeout=5) as response:
@@ -67,11 +69,19 @@ def format_violations(name: str, violations: list[dict[str, Any]]) -> str:
 
 def test_live_session(browser: Browser, live_server: LiveServer) -> None:
     token = live_server.create_user("fac@example.org")
-    created = api(live_server, "/api/v1/sessions", token, {
-        "title": "River lab", "kind": "workshop",
-        "agenda": [{"title": FIRST, "prompt": "What could the river become?", "minutes": 10},
-                   {"title": SECOND, "prompt": "Pick one idea to test.", "minutes": 5}],
-    })
+    created = api(
+        live_server,
+        "/api/v1/sessions",
+        token,
+        {
+            "title": "River lab",
+            "kind": "workshop",
+            "agenda": [
+                {"title": FIRST, "prompt": "What could the river become?", "minutes": 10},
+                {"title": SECOND, "prompt": "Pick one idea to test.", "minutes": 5},
+            ],
+        },
+    )
     sid, code = created["id"], created["join_code"]
     # People join while the facilitator sets up: she opens the planned session for joining first.
     api(live_server, f"/api/v1/sessions/{sid}/joining", token, {"joining": "open"})

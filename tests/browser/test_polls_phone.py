@@ -139,4 +139,3 @@ def test_poll_and_scale_on_phones(browser: Browser, live_server: LiveServer) -> 
     finally:
         for ctx in contexts:
             ctx.close()
-

@@ -23,7 +23,7 @@ from typing import IO, Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import catalogue, consent, events, paging, refi
+from labs import catalogue, consent, events, paging, refi, validate
 from labs.catalogue import Audience, Refs
 from labs.consent import Disclosure, Person
 from labs.errors import Invalid, NotFound
@@ -89,12 +89,13 @@ async def resolve(db: AsyncSession, account: Any, value: Any) -> ExportScope:
     else:
         if not ident.isdigit():
             raise Invalid("%(ident)r is not an id.", {"scope": "Not an id."}, ident=ident)
+        number = validate.integer(ident, "scope")
         if account is not None:
-            await grants.check(db, account, **{f"{kind}_id": int(ident)})
-        elif await db.get(LabSession if kind == "session" else Community, int(ident)) is None:
+            await grants.check(db, account, **{f"{kind}_id": number})
+        elif await db.get(LabSession if kind == "session" else Community, number) is None:
             raise NotFound(f"No such {kind}.")
         column = LabSession.id if kind == "session" else LabSession.community_id
-        query = select(LabSession.id).where(column == int(ident), scope.session_filter(LabSession.id))
+        query = select(LabSession.id).where(column == number, scope.session_filter(LabSession.id))
     ids = tuple(sorted((await db.scalars(query)).all()))
     if not ids:
         raise Invalid(

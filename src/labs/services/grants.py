@@ -80,9 +80,7 @@ async def scope_of(db: AsyncSession, account: Account | None) -> Scope:
     communities = frozenset(c for _, c in rows if c is not None)
     sessions = {s for s, _ in rows if s is not None}
     if communities:
-        sessions |= set(
-            (await db.scalars(select(LabSession.id).where(LabSession.community_id.in_(communities)))).all()
-        )
+        sessions |= set((await db.scalars(select(LabSession.id).where(LabSession.community_id.in_(communities)))).all())
     return Scope(sessions=frozenset(sessions), communities=communities)
 
 

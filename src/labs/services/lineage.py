@@ -296,9 +296,7 @@ class _Tracer:
                     self.graph.link(f"case:{case.id}", key, "source_of")
         last = key
         # Check-ins that were answered: what the owner reported (planned ones have nothing to trace yet).
-        answered = select(FollowUp).where(
-            FollowUp.outcome_id == outcome.id, FollowUp.status == FollowUpStatus.answered
-        )
+        answered = select(FollowUp).where(FollowUp.outcome_id == outcome.id, FollowUp.status == FollowUpStatus.answered)
         for follow_up in (await self.db.scalars(answered.order_by(FollowUp.due_on))).all():
             fkey = f"follow_up:{follow_up.id}"
             progress = follow_up.progress.value if follow_up.progress else ""

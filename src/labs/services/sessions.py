@@ -211,13 +211,8 @@ def _session_fields(data: dict[str, Any]) -> dict[str, Any]:
         "language": _choice_lang(data.get("language")),
         "starts_at": _parse_when(data.get("starts_at")),
     }
-    if data.get("community_id") not in (None, ""):
-        try:
-            fields["community_id"] = int(data["community_id"])
-        except (TypeError, ValueError):
-            raise Invalid("Unknown community.", {"community_id": "Unknown community."})
-    else:
-        fields["community_id"] = None
+    has_community = data.get("community_id") not in (None, "")
+    fields["community_id"] = validate.integer(data["community_id"], "community_id") if has_community else None
     return fields
 
 

@@ -9,9 +9,7 @@ from litestar import Request
 from litestar.datastructures import State
 
 from labs.errors import Invalid, NotFound, UnsupportedMediaType
-
-# Ids and counters are 32-bit integers in PostgreSQL (SQLite stops at 64 bits).
-LARGEST = 2**31 - 1
+from labs.validate import LARGEST
 
 
 async def check_request(request: Request[Any, Any, State]) -> None:

@@ -5,14 +5,13 @@ redirect; a form that fails is shown again with its values and the message next 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.response import Redirect
 
-from labs import i18n
+from labs import i18n, paging
 from labs.errors import Invalid, LabsError
 from labs.models import Role
 from labs.runtime import Runtime
@@ -25,23 +24,6 @@ from labs.web.render import failed, page, request_lang
 Req = Request[Any, Any, State]
 staff = [auth.require(Role.facilitator, Role.researcher)]
 editors = [auth.facilitator]
-PER_PAGE = 50
-
-
-@dataclass(frozen=True)
-class Paged:
-    """One page of a list and what the pager needs."""
-
-    items: list[Any]
-    number: int
-    pages: int
-    total: int
-
-
-def paginate(items: list[Any], number: int, per_page: int = PER_PAGE) -> Paged:
-    pages = max(1, -(-len(items) // per_page))
-    number = min(max(1, number), pages)
-    return Paged(items[(number - 1) * per_page : number * per_page], number, pages, len(items))
 
 
 def _account(identity: Identity) -> Any:
@@ -86,9 +68,9 @@ KIND_WORDS = {
 
 
 @get("/livinglabs", guards=staff)
-async def lab_list(request: Req, rt: Runtime, page_number: int = 1) -> Response[Any]:
+async def lab_list(request: Req, rt: Runtime) -> Response[Any]:
     found = await toc.labs(rt)
-    return page(request, "livinglab/list.html", labs=paginate(found, page_number))
+    return page(request, "livinglab/list.html", labs=paging.of(found, request.query_params.get("page")))
 
 
 @get("/livinglabs/compare", guards=staff)
@@ -227,9 +209,11 @@ async def detach(
 
 
 @get("/livinglabs/{lab_id:int}/history", guards=staff)
-async def history(request: Req, rt: Runtime, lab_id: int, page_number: int = 1) -> Response[Any]:
+async def history(request: Req, rt: Runtime, lab_id: int) -> Response[Any]:
     lab, log = await toc.history(rt, lab_id)
-    return page(request, "livinglab/history.html", lab=lab, log=paginate(log, page_number), tab="history")
+    return page(
+        request, "livinglab/history.html", lab=lab, log=paging.of(log, request.query_params.get("page")), tab="history"
+    )
 
 
 # --- indicators ----------------------------------------------------------------------------
@@ -275,7 +259,7 @@ async def _indicator_page(
         lab=theory.lab,
         course=course,
         chart=indicator_chart.draw(course, _words(request, identity)),
-        table=paginate(list(reversed(course.measurements)), int(request.query_params.get("page_number", 1) or 1)),
+        table=paging.of(list(reversed(course.measurements)), request.query_params.get("page")),
         polls=await indicators.usable_polls(rt, lab_id),
         tab="indicators",
         **{"form": {}, "errors": {}, "failed_form": None, **extra},
@@ -332,12 +316,11 @@ def _links(theory: toc.Theory) -> list[tuple[int, str]]:
 
 async def _experiments_page(request: Req, rt: Runtime, lab_id: int, **extra: Any) -> Response[Any]:
     theory = await toc.theory(rt, lab_id)
-    page_number = int(request.query_params.get("page_number", 1) or 1)
     return page(
         request,
         "livinglab/experiments.html",
         lab=theory.lab,
-        logs=paginate(await experiments.logs(rt, lab_id), page_number),
+        logs=paging.of(await experiments.logs(rt, lab_id), request.query_params.get("page")),
         links=_links(theory),
         tab="experiments",
         **{"form": {}, "errors": {}, **extra},

@@ -121,11 +121,9 @@ async def measure(
     "/livinglabs/{lab_id:int}/indicators/{indicator_id:int}/measurements/import",
     guards=editors,
     status_code=201,
-    summary="Import measurements from a CSV file's text ({\"csv\"}): all rows or none",
+    summary='Import measurements from a CSV file\'s text ({"csv"}): all rows or none',
 )
-async def import_csv(
-    rt: Runtime, identity: Identity, lab_id: int, indicator_id: int, data: ImportIn
-) -> dict[str, Any]:
+async def import_csv(rt: Runtime, identity: Identity, lab_id: int, indicator_id: int, data: ImportIn) -> dict[str, Any]:
     made = await indicators.import_csv(rt, _account(identity), lab_id, indicator_id, data.csv.encode())
     return {"imported": len(made), "measurements": [indicators.measurement_data(m) for m in made]}
 

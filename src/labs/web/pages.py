@@ -9,7 +9,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.response import Redirect
 
-from labs import i18n
+from labs import i18n, validate
 from labs.errors import LabsError
 from labs.models import Role, SessionKind, SessionStatus
 from labs.runtime import Runtime
@@ -119,9 +119,7 @@ async def set_language(
         raise LabsError(f"Unknown language {code!r}; choose one of: {', '.join(i18n.LANGUAGES)}.")
     if identity.account:
         await accounts.set_language(rt, identity.account.id, code)
-    return Redirect(
-        safe_next(next), cookies=[auth.cookie(request, LANG_COOKIE, code, 365 * 86400)]
-    )
+    return Redirect(safe_next(next), cookies=[auth.cookie(request, LANG_COOKIE, code, 365 * 86400)])
 
 
 # --- sessions: list, create, plan ----------------------------------------------------------
@@ -219,7 +217,7 @@ async def agenda_change(request: Req, rt: Runtime, identity: Identity, session_i
     data = await form_data(request)
     action = data.pop("action", "add")
     try:
-        activity_id = int(data.pop("activity_id", 0) or 0)
+        activity_id = validate.integer(data.pop("activity_id", 0) or 0, "activity_id")
         if action == "add":
             await sessions.add_activity(rt, identity.account, session_id, data)
         elif action == "save":

@@ -98,7 +98,7 @@ async def delete_code(rt: Runtime, identity: Identity, code_id: int) -> None:
     await codebook.delete(rt, _account(identity), code_id)
 
 
-@post("/codes/import", status_code=200, summary="Import a REFI-QDA codebook: {\"qdc\": the .qdc file's text}")
+@post("/codes/import", status_code=200, summary='Import a REFI-QDA codebook: {"qdc": the .qdc file\'s text}')
 async def import_codes(rt: Runtime, identity: Identity, data: CodebookIn) -> dict[str, int]:
     added, kept = await codebook.import_codebook(rt, _account(identity), data.qdc.encode())
     return {"added": added, "kept": kept}
@@ -142,9 +142,7 @@ async def list_memos(
     code_id: int | None = None,
     session_id: int | None = None,
 ) -> dict[str, Any]:
-    found = await memos.mine(
-        rt, _account(identity), page, note_id=note_id, code_id=code_id, session_id=session_id
-    )
+    found = await memos.mine(rt, _account(identity), page, note_id=note_id, code_id=code_id, session_id=session_id)
     return _paged(found, [memos.memo_data(m) for m in found.items])
 
 
@@ -181,7 +179,6 @@ async def export_log(rt: Runtime, page: int = 1) -> dict[str, Any]:
         for event, name in found.items
     ]
     return _paged(found, items)
-
 
 
 # --- access, replay, charts ---------------------------------------------------------------
