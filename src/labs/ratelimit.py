@@ -28,9 +28,10 @@ class Limits:
         self.notes = Bucket("notes", capacity=20, per_second=0.5, store=store)
         # Joining: failed codes are what a guesser produces; 10 tries, then one every 6 seconds.
         self.failed_joins = Bucket("failed_joins", capacity=10, per_second=1 / 6, store=store)
-        # Every join from one address (a whole hall shares one): 300 at once, then 2 a second. A
-        # hall of 300 filling in over a minute never reaches it; a script can't flood a wall.
-        self.joins = Bucket("joins", capacity=300, per_second=2, store=store)
+        # Every join from one address (a whole hall shares one): 1,000 at once, then 5 a second. A
+        # conference hall of 1,000 on the venue's Wi-Fi never reaches it; a script can't flood a
+        # wall faster than a facilitator can lock joining.
+        self.joins = Bucket("joins", capacity=1000, per_second=5, store=store)
         # Login and token attempts, per account: 10, then one a minute; per address: 30, then one
         # every 10 seconds. Guessing a password stalls; a forgotten one costs a few minutes.
         self.logins_per_account = Bucket("logins_account", capacity=10, per_second=1 / 60, store=store)
