@@ -527,3 +527,74 @@ async def test_indicator_definition_changes_keep_measurements_in_range(client: A
     assert renamed.status_code in (302, 303)
     page = (await client.get(url)).text
     assert "Insulated homes (%)" in page and "31 %" in page
+
+
+async def _finished_experiment(client: AsyncTestClient[Any], lab: int, title: str = "Street ambassadors") -> str:
+    made = await client.post(
+        f"/livinglabs/{lab}/experiments",
+        data=_form(client, title=title, hypothesis="Neighbours convince", topics="energy", sdgs="7"),
+        follow_redirects=False,
+    )
+    url: str = made.headers["location"]
+    evaluated = await client.post(
+        f"{url}/evaluation",
+        data=_form(client, result="worked", tried="Visits", worked="Trust", why="Neighbours", evidence="Counts"),
+        follow_redirects=False,
+    )
+    assert evaluated.status_code in (302, 303), evaluated.text
+    return url
+
+
+async def test_a_finished_experiment_becomes_a_case_in_one_change(
+    client: AsyncTestClient[Any], rt: Any, monkeypatch: Any
+) -> None:
+    """The case, the experiment's link to it and both events are one transaction: when the second
+    event fails after the case was made, neither the case nor the link nor any event is kept."""
+    from labs import catalogue, events
+    from labs.errors import Conflict
+
+    account = await _facilitator(client, rt)
+    headers = await api_token(client, account.email)
+    lab = await _lab(client)
+    url = await _finished_experiment(client, lab, "Warmth by neighbours")
+    emit = events.Change.emit
+
+    async def failing(self: Any, stream: Any, payload: Any, actor: Any) -> Any:
+        if isinstance(payload, catalogue.ExperimentCaseMade):
+            raise Conflict("Forced failure after the case was made.")
+        return await emit(self, stream, payload, actor)
+
+    before = (await client.get(f"/api/v1/livinglabs/{lab}/events", headers=headers)).json()["last_seq"]
+    monkeypatch.setattr(events.Change, "emit", failing)
+    failed = await client.post(f"{url}/case", data=_form(client, city="Eindhoven", country="NL"))
+    assert failed.status_code == 409 and "Forced failure" in failed.text
+    monkeypatch.undo()
+    assert (await client.get("/api/v1/cases?q=Warmth by neighbours", headers=headers)).json()["items"] == []
+    assert (await client.get(f"/api/v1/livinglabs/{lab}/events", headers=headers)).json()["last_seq"] == before
+    assert "Make it a case" in (await client.get(url)).text  # still not linked to a case
+
+    made = await client.post(f"{url}/case", data=_form(client, city="Eindhoven", country="NL"), follow_redirects=False)
+    assert made.status_code in (302, 303), made.text
+    case_id = int(made.headers["location"].rsplit("-", 1)[1])
+    found = (await client.get("/api/v1/cases?q=Warmth by neighbours", headers=headers)).json()["items"]
+    assert [c["id"] for c in found] == [case_id]
+    case_log = (await client.get(f"/api/v1/streams/case/{case_id}/events", headers=headers)).json()["events"]
+    lab_log = (await client.get(f"/api/v1/livinglabs/{lab}/events", headers=headers)).json()["events"]
+    assert [e["type"] for e in case_log] == ["case.created"]
+    assert lab_log[-1]["type"] == "experiment.case_made" and lab_log[-1]["data"]["case_id"] == case_id
+    assert "In the case library as: Warmth by neighbours" in (await client.get(url)).text
+
+
+async def test_community_events_is_an_alias_of_the_stream(client: AsyncTestClient[Any], rt: Any) -> None:
+    account = await _facilitator(client, rt)
+    headers = await api_token(client, account.email)
+    lab = await _lab(client)
+    await _add(client, lab, "activity", "Energy cafés")
+    alias = await client.get(f"/api/v1/communities/{lab}/events?after=0&limit=10", headers=headers)
+    generic = await client.get(f"/api/v1/streams/community/{lab}/events?after=0&limit=10", headers=headers)
+    assert alias.status_code == generic.status_code == 200
+    assert alias.json() == generic.json() and alias.json()["last_seq"] >= 2
+    assert (await client.get(f"/api/v1/communities/{lab}/events?limit=0", headers=headers)).status_code == 400
+    other = await make_account(rt)
+    other_headers = await api_token(client, other.email)
+    assert (await client.get(f"/api/v1/communities/{lab}/events", headers=other_headers)).status_code == 404

@@ -618,13 +618,18 @@ async def create_case(rt: Runtime, account: Account, data: Mapping[str, Any]) ->
     _may_edit(account)
     fields = check_fields(data)
     async with events.change(rt) as tx:
-        case = Case(**fields, status=CaseStatus.published, created_by_id=account.id)
-        tx.db.add(case)
-        await tx.db.flush()
-        await _index(tx.db, case, new=True)
-        await tx.emit(
-            Stream.case(case.id), catalogue.CaseCreated(case=case_state(case), source="library"), _by(account)
-        )
+        return await add_case(tx, account, fields)
+
+
+async def add_case(tx: events.Change, account: Account, fields: dict[str, Any]) -> Case:
+    """Inside a change: a published case from checked fields (check_fields), with its event; for a
+    caller whose own change makes the case (a finished experiment)."""
+    _may_edit(account)
+    case = Case(**fields, status=CaseStatus.published, created_by_id=account.id)
+    tx.db.add(case)
+    await tx.db.flush()
+    await _index(tx.db, case, new=True)
+    await tx.emit(Stream.case(case.id), catalogue.CaseCreated(case=case_state(case), source="library"), _by(account))
     return case
 
 

@@ -292,34 +292,30 @@ async def evaluate(rt: Runtime, account: Account, lab_id: int, experiment_id: in
 
 
 async def to_case(rt: Runtime, account: Account, lab_id: int, experiment_id: int, data: dict[str, Any]) -> Case:
-    """A finished experiment as a case in the library (through the cases service), prefilled from
-    its evaluation; the experiment then points to it."""
-    async with rt.db.read() as db:
-        lab = await lab_for(db, lab_id, account)
-        e = await _experiment(db, lab_id, experiment_id)
-    if e.status is not ExperimentStatus.finished:
-        raise Conflict("Evaluate the experiment first: only a finished experiment becomes a case.")
-    if e.case_id is not None:
-        raise Conflict("This experiment is already a case in the library.")
-    summary = "\n\n".join(part for part in (e.hypothesis, e.tried, e.why) if part)
-    case = await cases.create_case(
-        rt,
-        account,
-        {
-            "title": data.get("title") or e.title,
-            "summary": summary,
-            "city": data.get("city") or lab.city,
-            "country": data.get("country") or "NL",
-            "sdgs": e.sdgs,
-            "topics": e.topics,
-            "stage": "pilot",
-            "boosters": e.worked,
-            "barriers": e.did_not_work,
-            "organisation": lab.name,
-        },
-    )
+    """A finished experiment as a case in the library, prefilled from its evaluation; the case, the
+    experiment's link to it and both events are one change."""
     async with events.change(rt) as tx:
+        lab = await lab_for(tx.db, lab_id, account)
         e = await _experiment(tx.db, lab_id, experiment_id)
+        if e.status is not ExperimentStatus.finished:
+            raise Conflict("Evaluate the experiment first: only a finished experiment becomes a case.")
+        if e.case_id is not None:
+            raise Conflict("This experiment is already a case in the library.")
+        fields = cases.check_fields(
+            {
+                "title": data.get("title") or e.title,
+                "summary": "\n\n".join(part for part in (e.hypothesis, e.tried, e.why) if part),
+                "city": data.get("city") or lab.city,
+                "country": data.get("country") or "NL",
+                "sdgs": e.sdgs,
+                "topics": e.topics,
+                "stage": "pilot",
+                "boosters": e.worked,
+                "barriers": e.did_not_work,
+                "organisation": lab.name,
+            }
+        )
+        case = await cases.add_case(tx, account, fields)
         e.case_id = case.id
         await tx.emit(
             Stream.community(lab_id),

@@ -348,14 +348,18 @@ async def list_stream_events(
     admins; a session's own log is /sessions/{id}/events)."""
     if kind not in events.STREAM_KINDS or kind == "session":
         raise NotFound("No such stream; kinds: case, outcome, community.")
+    return await stream_events(rt, events.Stream(kind, stream_id), after, limit)
+
+
+async def stream_events(
+    rt: Runtime, stream: events.Stream, after: int, limit: int, audience: Audience = Audience.facilitator
+) -> dict[str, Any]:
+    """One page of a stream as `audience` sees it: the answer of every `…/events` call outside a
+    session (the caller has checked who may read it)."""
     _page(after, limit)
-    stream = events.Stream(kind, stream_id)
     async with rt.db.read() as db:
         found = [events.wire(e) for e in await events.since(db, stream, after, limit=limit)]
-        return {
-            "events": await events.visible(db, found, Audience.facilitator),
-            "last_seq": await events.last_seq(db, stream),
-        }
+        return {"events": await events.visible(db, found, audience), "last_seq": await events.last_seq(db, stream)}
 
 
 def _same_origin(socket: WebSocket[Any, Any, State], rt: Runtime) -> bool:

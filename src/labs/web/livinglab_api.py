@@ -8,12 +8,11 @@ from typing import Any
 import msgspec
 from litestar import Router, get, post
 
-from labs import events
 from labs.catalogue import Audience
-from labs.errors import Invalid
 from labs.events import Stream
 from labs.runtime import Runtime
 from labs.services import compare, indicators, toc
+from labs.web.api import stream_events
 from labs.web.auth import Identity
 from labs.web.livinglab import _account, editors, staff
 
@@ -143,15 +142,9 @@ async def from_poll(
 
 @get("/livinglabs/{lab_id:int}/events", guards=staff, summary="The lab's events after seq N (its history)")
 async def lab_events(rt: Runtime, lab_id: int, after: int = 0, limit: int = 1000) -> dict[str, Any]:
-    if after < 0 or not 1 <= limit <= 5000:
-        raise Invalid("after must be ≥ 0 and limit between 1 and 5000.")
     async with rt.db.read() as db:
         await toc.load_lab(db, lab_id)
-        stream = Stream.community(lab_id)
-        found = [events.wire(e) for e in await events.since(db, stream, after, limit=limit)]
-        shown = await events.visible(db, found, Audience.researcher)
-        last = await events.last_seq(db, stream)
-    return {"events": shown, "last_seq": last}
+    return await stream_events(rt, Stream.community(lab_id), after, limit, Audience.researcher)
 
 
 routes: list[Any] = [

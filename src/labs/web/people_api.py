@@ -9,15 +9,13 @@ from typing import Any
 import msgspec
 from litestar import Router, get, post, put
 
-from labs import events
-from labs.catalogue import Audience
-from labs.errors import Invalid, NotFound
+from labs.errors import NotFound
 from labs.events import Stream
 from labs.models import Account, Erasure
 from labs.paging import Page
 from labs.runtime import Runtime
 from labs.services import cases, communities, members, participants, privacy, sessions
-from labs.web import auth
+from labs.web import api, auth
 from labs.web.auth import Identity
 
 
@@ -159,20 +157,16 @@ async def community_outcomes(
     )
 
 
-@get("/communities/{community_id:int}/events", guards=[auth.facilitator], summary="The community's event stream")
+@get(
+    "/communities/{community_id:int}/events",
+    guards=[auth.facilitator],
+    summary="The community's event stream (an alias of /streams/community/{id}/events)",
+)
 async def community_events(
     rt: Runtime, identity: Identity, community_id: int, after: int = 0, limit: int = 1000
 ) -> dict[str, Any]:
     await communities.get_for(rt, community_id, _me(identity))
-    if after < 0 or not 1 <= limit <= 5000:
-        raise Invalid("after must be ≥ 0 and limit between 1 and 5000.")
-    stream = Stream.community(community_id)
-    async with rt.db.read() as db:
-        found = [events.wire(e) for e in await events.since(db, stream, after, limit=limit)]
-        return {
-            "events": await events.visible(db, found, Audience.facilitator),
-            "last_seq": await events.last_seq(db, stream),
-        }
+    return await api.stream_events(rt, Stream.community(community_id), after, limit)
 
 
 # --- members -------------------------------------------------------------------------------
