@@ -163,6 +163,7 @@ ROWS = [
     ),
     row("POST", "/research/access/{grant_id:int}/revoke", GRANT_FORM, grant_id=lambda w: w.grant),
     row("GET", "/research/sessions/{session_id:int}/replay", STUDY_PAGE),
+    row("GET", "/research/moderation", "302 302 302 200 200 200 200"),  # each reads their own scope
     row("GET", "/research/sessions/{item_id:int}/lineage", STUDY_PAGE, item_id=lambda w: w.session),
     row("GET", "/research/sessions/{item_id:int}/lineage.graphml", STUDY_PAGE, item_id=lambda w: w.session),
     row("GET", "/research/sessions/{item_id:int}/lineage.prov.json", STUDY_PAGE, item_id=lambda w: w.session),
@@ -549,6 +550,7 @@ ROWS = [
     row("DELETE", "/api/v1/research/grants/{grant_id:int}", "401 401 401 204 404 403 204", grant_id=lambda w: w.grant),
     row("GET", "/api/v1/research/sessions/{session_id:int}/replay", "401 401 401 200 404 200 200"),
     row("GET", "/api/v1/research/charts", "401 401 401 200 200 200 200"),
+    row("GET", "/api/v1/research/moderation", "401 401 401 200 200 200 200"),
     # --- the live stream (close codes; 101: accepted) ---------------------------------------
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 101 4404 101 4404 4404 101"),
     row("WS", "/api/v1/sessions/{session_id:int}/stream", "4404 4404 4404 101 4404 4404 101", query="view=console"),

@@ -267,7 +267,17 @@ def with_runtime(url: str, data_dir: Path, work: Any) -> Any:
 
 async def demo_facts(rt: Runtime) -> dict[str, Any]:
     """Everything the demo promises, read back through the services."""
-    from labs.services import accounts, cases, followups, notes, outcomes, participants, sessions, votes
+    from labs.services import (
+        accounts,
+        cases,
+        followups,
+        moderation_log,
+        notes,
+        outcomes,
+        participants,
+        sessions,
+        votes,
+    )
 
     admin = await accounts.by_email(rt, "admin@labs.example")
     assert admin is not None
@@ -297,6 +307,9 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     facts["agenda_types"] = {a.type.value for s in all_sessions for a in s.activities}
     facts["live_polls"] = [a.type.value for a in live.activities if a.type.value in ("poll", "scale")]
     facts["living_labs"] = await living_lab_facts(rt)
+    # The moderation log as the researcher with the community grant reads it.
+    marieke = await accounts.by_email(rt, "marieke.jansen@labs.example")
+    facts["moderation"] = {(e.action, e.moderator) for e in (await moderation_log.entries(rt, marieke)).items}
 
     kinds: set[NoteKind] = set()
     hidden = pinned = 0
@@ -418,6 +431,8 @@ def assert_demo(facts: dict[str, Any]) -> None:
     assert facts["cases"] >= 8 and len(facts["cities"]) >= 8
     assert facts["note_kinds"] == set(NoteKind)
     assert facts["hidden"] >= 1 and facts["pinned"] >= 1
+    assert {"note.hidden", "note.restored", "note.pinned"} <= {action for action, _ in facts["moderation"]}
+    assert {"Sanne de Vries", "Youssef El Amrani"} <= {who for _, who in facts["moderation"]}
     assert facts["consents"] == {"none", "anonymous", "pseudonymous", "named"}
     assert facts["clusters"] >= 2
     assert any(facts["revealed"])

@@ -110,9 +110,12 @@ async def test_json_export_follows_the_same_rules(client: AsyncTestClient[Any], 
     assert None in keys and len(keys) == 3
     assert [s["id"] for s in document["sessions"]] == [lab.session_id]
     assert len(document["codes"]) == 1 and len(document["codings"]) == 2
-    # Events of people who chose none, and of notes nobody may read, are left out.
-    ids = {e["data"].get("id") for e in document["events"] if e["type"].startswith("note.")}
-    assert lab.people["none"]["note_id"] not in ids and lab.hidden_note_id not in ids
+    # Events of people who chose none, and of notes nobody may read, are left out; but for the
+    # moderation log, which keeps that the hidden note was hidden, by its id alone.
+    unreadable = {lab.people["none"]["note_id"], lab.hidden_note_id}
+    about = [e for e in document["events"] if e["type"].startswith("note.") and e["data"].get("id") in unreadable]
+    assert [(e["type"], set(e["data"])) for e in about] == [("note.hidden", {"id", "activity_id"})]
+    assert about[0]["data"]["id"] == lab.hidden_note_id
     joined = [e for e in document["events"] if e["type"] == "participant.joined"]
     assert len(joined) == 3 and all("display_name" not in e["data"] for e in joined)
 
@@ -192,9 +195,10 @@ async def test_no_export_or_coding_page_holds_what_only_named_people_share(
     readable = [lab.people[c]["note_id"] for c in ("anonymous", "pseudonymous", "named")]
     pages = ["/research/codes", f"/research/codes/{code_id}", f"/research/sessions/{lab.session_id}/coding"]
     pages += [f"/research/notes/{n}" for n in readable] + [f"/research/memos/{m}" for m in memo_ids]
-    pages += ["/research/memos", "/research/export"]
+    pages += ["/research/memos", "/research/export", f"/research/moderation?session_id={lab.session_id}"]
+    pages += ["/research/charts", f"/research/sessions/{lab.session_id}/replay", "/api/v1/research/moderation"]
     for path in pages:
-        response = await client.get(path)
+        response = await client.get(path, headers=headers if path.startswith("/api/") else None)
         assert response.status_code == 200, path
         for secret in forbidden:
             assert secret not in response.text, (path, secret)

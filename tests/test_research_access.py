@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
 
+from labs.models import Event
 from tests.conftest import api_token, csrf, login, make_account
 
 Client = AsyncTestClient[Any]
@@ -165,14 +167,42 @@ async def test_a_grant_to_a_non_researcher_is_refused_with_a_message(client: Cli
         headers=headers,
     )
     assert twice.status_code == 409
-    # Another facilitator's session, and community grants (admins only), are not theirs: 404.
-    for body in (
-        {"email": world.accounts["researcher_other"].email, "session_id": world.other_session_id},
-        {"email": world.accounts["researcher_other"].email, "community_id": world.community_id},
-    ):
-        assert (await client.post("/api/v1/research/grants", json=body, headers=headers)).status_code == 404
+    # Another facilitator's session is not theirs: 404.
+    body = {"email": world.accounts["researcher_other"].email, "session_id": world.other_session_id}
+    assert (await client.post("/api/v1/research/grants", json=body, headers=headers)).status_code == 404
     log = (await client.get(f"/api/v1/sessions/{world.session_id}/events", headers=headers)).json()["events"]
     assert [e["type"] for e in log if e["type"].startswith("research.")] == ["research.granted"]
+
+
+async def test_only_an_admin_grants_a_whole_community(client: Client, rt: Any) -> None:
+    world = await build(client, rt)
+    facilitator, researcher = world.accounts["facilitator"], world.accounts["researcher_other"]
+    headers = await api_token(client, facilitator.email)
+    body = {"email": researcher.email, "community_id": world.community_id}
+    refused = await client.post("/api/v1/research/grants", json=body, headers=headers)
+    assert refused.status_code == 403
+    assert refused.json()["detail"].startswith("Only an admin can grant access to a whole community")
+    await login(client, facilitator.email)
+    page = await client.post(
+        "/research/access",
+        data={"email": researcher.email, "target": f"community:{world.community_id}"},
+        headers=csrf(client),
+    )
+    assert page.status_code == 403
+    assert "Only an admin can grant a whole community." in page.text
+    assert f'value="community:{world.community_id}"' not in page.text  # not offered to facilitators
+    # Nothing written: no grant, no event on the community's stream, and the researcher sees nothing.
+    admin = await api_token(client, world.accounts["admin"].email)
+    listed = (await client.get("/api/v1/research/grants", headers=admin)).json()["grants"]
+    assert [g for g in listed if g["community_id"] is not None] == []
+    async with rt.db.read() as db:
+        written = await db.scalar(select(func.count()).where(Event.type == "research.community_granted"))
+    assert written == 0
+    await login(client, researcher.email)
+    assert (await client.get(f"/research/sessions/{world.session_id}/replay")).status_code == 404
+    # An admin may.
+    granted = await client.post("/api/v1/research/grants", json=body, headers=admin)
+    assert granted.status_code == 201, granted.text
 
 
 async def test_a_community_grant_covers_its_sessions(client: Client, rt: Any) -> None:
@@ -204,6 +234,9 @@ MATRIX = [
     ("/research/charts?community_id={community}", "302 302 200 404 200 404 200"),
     ("/research/access", "302 302 200 200 403 403 200"),
     ("/research/sessions/{session}/replay", STUDY),
+    ("/research/moderation", "302 302 200 200 200 200 200"),
+    ("/research/moderation?session_id={session}", STUDY),
+    ("/research/moderation?session_id={other_session}", "302 302 404 200 404 404 200"),
     ("/research/sessions/{other_session}/replay", "302 302 404 200 404 404 200"),
     ("/research/sessions/{session}/lineage", STUDY),
     ("/research/sessions/{session}/lineage.graphml", STUDY),
@@ -218,6 +251,7 @@ MATRIX = [
     ("/participants/{participant}/consent", STUDY),
     ("/api/v1/research/sessions/{session}/replay", "401 401 200 404 200 404 200"),
     ("/api/v1/research/grants", "401 401 200 200 403 403 200"),
+    ("/api/v1/research/moderation?session_id={session}", "401 401 200 404 200 404 200"),
     ("/api/v1/research/charts?community_id={community}", "401 401 200 404 200 404 200"),
 ]
 

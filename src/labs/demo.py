@@ -646,9 +646,14 @@ async def _first_meeting(demo: _Demo, community_id: int, when: datetime) -> _Mee
         case=g,
         key="agenda",
     )
-    await demo.note(m, "jeroen", "Hoe voorkom je dat ambassadeurs als verkopers worden gezien?", "question", case=g)
+    sellers = await demo.note(
+        m, "jeroen", "Hoe voorkom je dat ambassadeurs als verkopers worden gezien?", "question", case=g
+    )
     spam = await demo.note(m, "gast", "Goedkope zonnepanelen? Bel 06-12345678, vandaag nog 20% korting!", "idea")
     await notes.moderate(rt, sanne, m.id, spam, "hide")
+    # Youssef hides a question by mistake and restores it: the moderation log shows who did what.
+    await notes.moderate(rt, youssef, m.id, sellers, "hide")
+    await notes.moderate(rt, youssef, m.id, sellers, "restore")
     await notes.moderate(rt, sanne, m.id, m.note_ids["trust"], "pin")
     trust, tenants = "Vertrouwen in de buurt", "Huurders en VvE's"
     for key, cluster in (

@@ -87,6 +87,14 @@ def test_charts_lineage_and_replay(browser: Browser, live_server: LiveServer) ->
         expect(page.locator(".replay-notes li")).not_to_have_count(0)
         check_axe("replay", page)
 
+        # The moderation log: the spam Sanne hid (its text withheld), the question Youssef hid and restored.
+        page.goto("/research/moderation")
+        log = page.locator("main table")
+        expect(log).to_contain_text("Youssef El Amrani")
+        expect(log).to_contain_text("Note restored")
+        expect(log).not_to_contain_text("06-12345678")
+        check_axe("moderation log", page)
+
         page.goto("/lang/nl?next=/research/charts")
         expect(page.locator("h1")).to_have_text("Grafieken")
         check_axe("charts (nl)", page)

@@ -50,7 +50,7 @@ from labs.models import (
     VoteRound,
 )
 from labs.runtime import Runtime
-from labs.services import codebook, grants
+from labs.services import codebook, grants, moderation_log
 
 FORMATS = {"csv": "zip", "json": "json", "qdpx": "qdpx"}
 MEDIA_TYPES = {"csv": "application/zip", "json": "application/json", "qdpx": "application/zip"}
@@ -252,15 +252,18 @@ def _event_row(ctx: Context, e: Event) -> dict[str, Any] | None:
     if seen["type"] == catalogue.REDACTED:
         return None  # a type researchers may not read at all
     data = dict(seen["data"])
+    note_id = data.get("note_id", data.get("id") if e.type.startswith("note.") else None)
+    if note_id is not None and note_id not in ctx.readable:
+        if e.type not in moderation_log.ACTIONS:
+            return None
+        # The moderation log stays whole: a note that may not be read is named by its id alone.
+        data = {"id": note_id, "activity_id": data.get("activity_id")}
     participant_id = data.pop("participant_id", None)
     if participant_id is not None:
         person = ctx.person(participant_id)
         if person is None:
             return None
         data["participant"] = person.key
-    note_id = data.get("note_id", data.get("id") if e.type.startswith("note.") else None)
-    if note_id is not None and note_id not in ctx.readable:
-        return None
     for name in _PERSON_FIELDS:
         data.pop(name, None)
     if isinstance(data.get("account_id"), int):
@@ -567,7 +570,9 @@ TABLES: tuple[Table, ...] = (
     Table(
         "events",
         "Every change, in order per stream (session, research, outcome, case), as researchers may read "
-        "it: people by key only, events of people who chose none and of unreadable notes left out.",
+        "it: people by key only, events of people who chose none and of unreadable notes left out "
+        "(but for the moderation log: hiding, restoring, pinning or unpinning such a note is kept with "
+        "the note's id and activity only).",
         (
             ("stream", "session, research, outcome or case."),
             ("stream_id", "The session, outcome or case id."),

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from labs import catalogue, events, paging, validate
-from labs.errors import Conflict, Invalid, NotFound
+from labs.errors import Conflict, Forbidden, Invalid, NotFound
 from labs.events import Actor, Stream
 from labs.i18n import N_
 from labs.models import (
@@ -135,12 +135,19 @@ async def gate(rt: Runtime, account: Account | None, **what: int | None) -> Scop
 
 
 async def _may_grant(db: AsyncSession, account: Account, session_id: int | None, community_id: int | None) -> None:
-    """Admins grant anything; a facilitator grants on the sessions they run. 404 otherwise."""
+    """Admins grant anything; a facilitator grants on the sessions they run (another's session:
+    404). A whole community is an admin's to grant: facilitators see communities, so they are
+    told why (403)."""
     if account.role is Role.admin:
         return
+    if community_id is not None:
+        raise Forbidden(
+            "Only an admin can grant access to a whole community; grant one of your sessions instead.",
+            {"target": "Only an admin can grant a whole community."},
+        )
     if session_id is not None and account.role is Role.facilitator and await can_run(db, session_id, account):
         return
-    raise NotFound("No such community." if community_id is not None else "No such session.")
+    raise NotFound("No such session.")
 
 
 def _target(session_id: Any, community_id: Any) -> tuple[int | None, int | None]:
@@ -201,7 +208,8 @@ async def revoke(rt: Runtime, account: Account, grant_id: Any) -> ResearchGrant:
             raise NotFound("No such grant.")
         try:
             await _may_grant(tx.db, account, row.session_id, row.community_id)
-        except NotFound:
+        except (NotFound, Forbidden):
+            # Not one they could have given (nor list): the same as no grant at all.
             raise NotFound("No such grant.") from None
         await tx.db.delete(row)
         await _emit(tx, row, False, account)

@@ -1,6 +1,6 @@
 """Privacy requests: a participant withdraws consent; an admin erases a person; the deletion log
 (ids and times, never who) lets `labs privacy reapply` erase them again after an older backup is
-restored; the moderation log shows who hid or restored which note, and when.
+restored. (Who hid or restored which note, and when, is labs.services.moderation_log.)
 
 Events name people by id only, so erasing changes the tables and never the event log: every page,
 export and live view reads names from the tables, where the erased person is simply gone."""
@@ -29,7 +29,6 @@ from labs.models import (
     ConsentRecord,
     Erasure,
     ErasureMode,
-    Event,
     LabSession,
     Member,
     Note,
@@ -306,48 +305,3 @@ async def reapply(rt: Runtime) -> Reapplied:
                 )
                 restored += 1
     return Reapplied(len(entries), participants, members, restored)
-
-
-# --- the moderation log --------------------------------------------------------------------
-
-MODERATION = ("note.hidden", "note.restored")
-
-
-@dataclass(frozen=True)
-class ModerationRow:
-    at: datetime
-    action: str  # hidden | restored
-    by: str | None  # the facilitator's account name, from the table
-    note: Note | None  # None: the note was erased since
-    shown: bool  # whether its author's consent lets researchers read its text
-
-
-async def moderation_log(rt: Runtime, session_id: int, page: Any = 1) -> Page[ModerationRow]:
-    """Who hid or restored which note of a session, and when: from the event log, with names and
-    note text read from the tables (so an erased author's note is gone here too)."""
-    query = select(Event).where(Event.session_id == session_id, Event.type.in_(MODERATION)).order_by(Event.seq)
-    async with rt.db.read() as db:
-        found = await paging.fetch(db, query, page)
-        note_ids = {e.data.get("id") for e in found.items}
-        account_ids = {e.actor_id for e in found.items if e.actor_kind is ActorKind.account}
-        notes = {n.id: n for n in (await db.scalars(select(Note).where(Note.id.in_(note_ids)))).all()}
-        names: dict[int, str] = {
-            row.id: row.display_name
-            for row in await db.execute(select(Account.id, Account.display_name).where(Account.id.in_(account_ids)))
-        }
-        author_ids = {n.participant_id for n in notes.values()}
-        authors = {p.id: p for p in (await db.scalars(select(Participant).where(Participant.id.in_(author_ids)))).all()}
-    rows = []
-    for e in found.items:
-        note = notes.get(e.data.get("id"))
-        author = authors.get(note.participant_id) if note and note.participant_id else None
-        rows.append(
-            ModerationRow(
-                at=e.at,
-                action=e.type.split(".", 1)[1],
-                by=names.get(e.actor_id),
-                note=note,
-                shown=note is not None and (author is None or author.consent is not Consent.none),
-            )
-        )
-    return Page(rows, found.number, found.size, found.total)

@@ -16,7 +16,7 @@ from labs.errors import LabsError
 from labs.i18n import N_
 from labs.models import Role
 from labs.runtime import Runtime
-from labs.services import analysis, grants, lineage, participants, replay, sessions
+from labs.services import analysis, grants, lineage, moderation_log, participants, replay, sessions
 from labs.web import auth, research_svg
 from labs.web.auth import Identity
 from labs.web.forms import form_data
@@ -104,6 +104,26 @@ async def replay_page(request: Req, rt: Runtime, identity: Identity, session_id:
     moment = await replay.for_research(rt, identity.account, session_id, request.query_params.get("seq"))
     session = await sessions.get(rt, session_id)
     return page(request, "research/replay.html", block="moment", session=session, moment=moment)
+
+
+# --- moderation log -----------------------------------------------------------------------
+
+
+@get("/research/moderation", guards=[staff])
+async def moderation_page(request: Req, rt: Runtime, identity: Identity) -> Response[Any]:
+    """Who hid, restored, pinned or unpinned what, when: ?session_id= narrows to one session."""
+    query = request.query_params
+    found = await moderation_log.entries(
+        rt, identity.account, session_id=query.get("session_id"), page=query.get("page")
+    )
+    session_id = moderation_log.session_id_of(query.get("session_id"))
+    return page(
+        request,
+        "research/moderation.html",
+        entries=found,
+        session_id=session_id,
+        sessions=await moderation_log.sessions_in_scope(rt, identity.account),
+    )
 
 
 # --- lineage --------------------------------------------------------------------------------
@@ -196,6 +216,7 @@ routes = [
     access_grant,
     access_revoke,
     replay_page,
+    moderation_page,
     lineage_page,
     lineage_graphml,
     lineage_prov,

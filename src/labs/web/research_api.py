@@ -16,7 +16,7 @@ from litestar.response import Stream
 from labs import paging
 from labs.models import Account
 from labs.runtime import Runtime
-from labs.services import analysis, codebook, coding, exports, grants, memos, replay
+from labs.services import analysis, codebook, coding, exports, grants, memos, moderation_log, replay
 from labs.web import auth
 from labs.web.auth import Identity
 from labs.web.exports import download
@@ -271,6 +271,18 @@ async def charts(request: Request[Any, Any, State], rt: Runtime, identity: Ident
     return {t.key: {"columns": list(t.columns), "rows": [list(r) for r in t.rows]} for t in tables}
 
 
+@get(
+    "/moderation",
+    guards=[staff],
+    summary="The moderation log of the sessions you may study, newest first (paged; filter: session_id)",
+)
+async def moderation(
+    rt: Runtime, identity: Identity, session_id: str | None = None, page: str | None = None
+) -> dict[str, Any]:
+    found = await moderation_log.entries(rt, identity.account, session_id=session_id, page=page)
+    return _paged(found, [moderation_log.entry_data(e) for e in found.items])
+
+
 NOTE_KEYS = ("id", "body", "kind", "activity_id", "case_id", "cluster_id", "pinned", "votes", "created_at")
 
 routes = [
@@ -298,6 +310,6 @@ routes = [
     ),
     Router(
         path="/api/v1/research",
-        route_handlers=[list_grants, create_grant, revoke_grant, session_replay, charts],
+        route_handlers=[list_grants, create_grant, revoke_grant, session_replay, charts, moderation],
     ),
 ]
