@@ -78,7 +78,10 @@ def provide_runtime(state: State) -> Runtime:
     return state.runtime
 
 
-async def provide_identity(request: Request[Any, Any, State]) -> Identity:
+async def provide_identity(request: Request[Any, Any, State], rt: Runtime) -> Identity:
+    # Taking `rt` orders the two: Litestar resolves dependencies of one level in a task group,
+    # a task per request that costs more than either lookup (docs/performance.md).
+    del rt
     return await identify(request)
 
 
@@ -120,8 +123,16 @@ def error_response(request: Request[Any, Any, State], exc: Exception) -> Respons
 
 
 def _out_of_range(exc: Exception) -> bool:
-    cause = exc.orig if isinstance(exc, StatementError) else exc
-    return isinstance(cause, OverflowError) or isinstance(exc, DataError)
+    """A value the database's column type can't hold (SQLite: OverflowError; asyncpg: its
+    DataError, which SQLAlchemy wraps as a plain DBAPIError)."""
+    if isinstance(exc, DataError):
+        return True
+    cause: BaseException | None = exc.orig if isinstance(exc, StatementError) else exc
+    while cause is not None:
+        if isinstance(cause, OverflowError) or type(cause).__name__ == "DataError":
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def _validation_message(exc: ValidationException) -> str:

@@ -177,6 +177,7 @@ def serve(host: str | None, port: int | None, reload: bool) -> None:
         # the bytes it saves (see docs/performance.md).
         ws_per_message_deflate=False,
         proxy_headers=True,
+        access_log=settings.access_log,
         **options,
     )
 

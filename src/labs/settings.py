@@ -43,6 +43,9 @@ class Settings:
     smtp_url: str = field(default_factory=lambda: _env("LABS_SMTP_URL", ""))
     mail_from: str = field(default_factory=lambda: _env("LABS_MAIL_FROM", "Labs <labs@localhost>"))
     debug: bool = field(default_factory=lambda: _env("LABS_DEBUG", "0") == "1")
+    # One log line per request costs more CPU than writing a note (docs/performance.md); the
+    # reverse proxy in front keeps its own access log.
+    access_log: bool = field(default_factory=lambda: _env("LABS_ACCESS_LOG", "0") == "1")
     # The deletion log: kept beside, never inside, the database, so restoring an older backup of
     # the database leaves it whole and `labs privacy reapply` can erase those people again.
     deletion_log: Path = field(default_factory=lambda: Path(_env("LABS_DELETION_LOG", "")))

@@ -99,6 +99,8 @@ async def join(rt: Runtime, code: str, data: dict[str, Any], client: str, device
             Actor.participant(participant.id),
         )
         device = await members.attach(tx, session, participant, device, Actor.participant(participant.id))
+    # A phone's first post or socket follows its join within seconds: spare it the lookup.
+    await rt.shared.remember(f"participant:{participant.token_hash}", _remembered(participant), TOKEN_CACHE_S)
     return Joined(participant, token, device)
 
 
