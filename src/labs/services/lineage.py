@@ -21,7 +21,7 @@ from xml.etree import ElementTree as ET
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import consent
+from labs import consent, paging
 from labs.models import (
     Account,
     Case,
@@ -86,6 +86,17 @@ class Graph:
         """Every node by date (undated last), the order of the list beside the picture."""
         far = datetime.max.replace(tzinfo=None)
         return sorted(self.nodes.values(), key=lambda n: (_naive(n.at) or far, KINDS.index(n.kind), n.key))
+
+    def hrefs(self) -> dict[str, str]:
+        """Where each node leads: its own page, or for a node that lives only in the dated list
+        (an anchor), the page of that list that holds it (the page shows PER_PAGE at a time)."""
+        found = {}
+        for index, node in enumerate(self.dated()):
+            href = node.href or ""
+            if href.startswith("#"):
+                href = f"?page={index // paging.PER_PAGE + 1}{href}"
+            found[node.key] = href
+        return found
 
     def sources_of(self, key: str) -> list[tuple[str, Node]]:
         return [(e.relation, self.nodes[e.source]) for e in self.edges if e.target == key]
@@ -437,6 +448,7 @@ def graphml(graph: Graph, base_url: str) -> bytes:
         attrib={"for": "edge", "attr.name": "relation", "attr.type": "string"},
     )
     body = ET.SubElement(root, f"{{{GRAPHML_NS}}}graph", id=graph.root, edgedefault="directed")
+    hrefs = graph.hrefs()
     for node in graph.dated():
         element = ET.SubElement(body, f"{{{GRAPHML_NS}}}node", id=node.key)
         values = {
@@ -444,7 +456,7 @@ def graphml(graph: Graph, base_url: str) -> bytes:
             "label": node.label,
             "city": node.city or "",
             "date": node.at.isoformat() if node.at else "",
-            "url": _absolute(base_url, node, graph),
+            "url": _absolute(base_url, hrefs[node.key], graph),
             "detail": node.detail,
         }
         for name in NODE_KEYS:
@@ -463,9 +475,8 @@ def _xml_safe(text: str) -> str:
     return _XML_BAD.sub("", text)
 
 
-def _absolute(base_url: str, node: Node, graph: Graph) -> str:
-    href = node.href or ""
-    if href.startswith("#"):
+def _absolute(base_url: str, href: str, graph: Graph) -> str:
+    if href.startswith("?"):
         href = _page_of(graph) + href
     return base_url.rstrip("/") + href
 

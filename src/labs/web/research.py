@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.response import Redirect
 from markupsafe import Markup
 
-from labs import i18n
+from labs import i18n, paging
 from labs.errors import LabsError
 from labs.i18n import N_
 from labs.models import Role
@@ -103,7 +103,13 @@ async def replay_page(request: Req, rt: Runtime, identity: Identity, session_id:
     """The session as it stood at ?seq=N (the end when absent); htmx asks for the moment only."""
     moment = await replay.for_research(rt, identity.account, session_id, request.query_params.get("seq"))
     session = await sessions.get(rt, session_id)
-    return page(request, "research/replay.html", block="moment", session=session, moment=moment)
+    chosen = request.query_params.get("moments_page")
+    if chosen in (None, ""):
+        # The page of moments that holds the position shown.
+        reached = sum(1 for m in moment.milestones if m["seq"] <= moment.seq)
+        chosen = max(1, -(-reached // paging.PER_PAGE))
+    milestones = paging.of(moment.milestones, chosen)
+    return page(request, "research/replay.html", block="moment", session=session, moment=moment, milestones=milestones)
 
 
 # --- moderation log -----------------------------------------------------------------------
@@ -168,6 +174,8 @@ async def lineage_page(request: Req, rt: Runtime, identity: Identity, item_id: i
         request,
         "research/lineage.html",
         graph=graph,
+        # The picture shows the whole trace; the list beside it a page at a time.
+        listed=paging.of(graph.dated(), request.query_params.get("page")),
         kind=kind,
         item_id=item_id,
         # research_svg escapes every piece of text it draws.

@@ -7,12 +7,13 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from markupsafe import Markup
 
-from labs import i18n
+from labs import i18n, paging
 from labs.errors import LabsError
 from labs.i18n import N_
 from labs.runtime import Runtime
@@ -131,8 +132,12 @@ def draw(table: Table, lang: str) -> str:
 async def charts_page(request: Req, rt: Runtime, identity: Identity) -> Response[Any]:
     assert identity.account is not None
     lang = request_lang(request, identity)
+    query = request.query_params
     try:
-        f = analysis.filters(request.query_params)
+        f = analysis.filters(query)
+        # Each data table pages on its own (?<chart>_page=); the picture shows every row.
+        for key in analysis.CHARTS:
+            paging.numbers(query.get(f"{key}_page"))
     except LabsError as e:
         # A bad filter: the form again with the message next to the field, and no charts.
         extra, f, charts = failed(e), analysis.Filters(), []
@@ -140,7 +145,10 @@ async def charts_page(request: Req, rt: Runtime, identity: Identity) -> Response
         extra = {"errors": {}}
         tables = await analysis.chart_tables(rt, identity.account, f)
         # research_svg escapes every piece of text it draws.
-        charts = [(t, Markup(draw(t, lang))) for t in tables]  # noqa: S704
+        charts = [
+            (t, Markup(draw(t, lang)), paging.of(t.rows, query.get(f"{t.key}_page")), _base(query, t.key))  # noqa: S704
+            for t in tables
+        ]
     return page(
         request,
         "research/charts.html",
@@ -153,6 +161,12 @@ async def charts_page(request: Req, rt: Runtime, identity: Identity) -> Response
         column_names=HEADERS,
         values=VALUES,
     )
+
+
+def _base(query: Any, key: str) -> str:
+    """The page's address with its filters and the other tables' pages, for one table's pager."""
+    kept = [(k, v) for k, v in query.multi_items() if k != f"{key}_page" and v not in ("", None)]
+    return "/research/charts" + (f"?{urlencode(kept)}" if kept else "")
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -112,6 +112,7 @@ def lineage(graph: Graph, names: Mapping[str, str], title: str, adopted_in: str)
             f'<path d="M {sx:.1f} {sy:.1f} C {mid:.1f} {sy:.1f}, {mid:.1f} {ty:.1f}, {tx:.1f} {ty:.1f}" '
             f'fill="none" stroke="#57606a" stroke-width="1.2" marker-end="url(#arrow)"/>'
         )
+    hrefs = graph.hrefs()
     for key, node in graph.nodes.items():
         x, y = where[key]
         kind = "derived_case" if node.derived else node.kind
@@ -122,7 +123,7 @@ def lineage(graph: Graph, names: Mapping[str, str], title: str, adopted_in: str)
         )
         root = ' stroke-width="3"' if key == graph.root else ' stroke-width="1.5"'
         parts.append(
-            f'<a href="{escape(node.href or "#")}" aria-label="{escape(name)}" class="lineage-node lineage-{kind}">'
+            f'<a href="{escape(hrefs[key] or "#")}" aria-label="{escape(name)}" class="lineage-node lineage-{kind}">'
             f"<title>{escape(name)}</title>"
             f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="6" fill="#ffffff" '
             f'stroke="{COLOURS[kind]}"{root}/>'
