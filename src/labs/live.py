@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +53,10 @@ SLOW_WRITE_S = 10.0
 # PostgreSQL NOTIFY payloads stop at 8000 bytes: larger events ring only the doorbell.
 DOORBELL_ONLY_ABOVE = 7000
 FRAME_CACHE = 200
+# Each room keeps the last events it received: a client that comes back after a venue Wi-Fi
+# drop or a restart catches up from memory instead of each reading its backlog from the
+# database (1,000 phones reconnecting at once would be 1,000 reads of the same rows).
+RECENT_EVENTS = 1000
 # Each room also reads where its log stands this often, and the channel's listener is restarted
 # when it has stopped: events reach the clients even while Redis or PostgreSQL restarts, if later.
 WATCH_S = 1.0
@@ -175,6 +179,9 @@ class Room:
         self.clients: set[Client] = set()
         self.last_seq = 0  # received, in order (delivered, or waiting in `pending`)
         self.pending: list[dict[str, Any]] = []
+        # The newest events received, contiguous and ending at last_seq (may start empty).
+        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
+        self.filling = asyncio.Lock()
         self.wake = asyncio.Event()
         self.ready = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
@@ -231,8 +238,27 @@ class Room:
             for item in batch:
                 if item["seq"] > self.last_seq:
                     self.pending.append(item)
+                    self.recent.append(item)
                     self.last_seq = item["seq"]
             self.wake.set()
+
+    def since(self, after: int, limit: int) -> list[dict[str, Any]] | None:
+        """Up to `limit` events after `after` from memory; None when memory does not reach back
+        that far (the caller reads the database)."""
+        if after >= self.last_seq:
+            return []
+        first = self.recent[0]["seq"] if self.recent else self.last_seq + 1
+        if after + 1 < first:
+            return None
+        start = after + 1 - first
+        return [self.recent[i] for i in range(start, min(len(self.recent), start + limit))]
+
+    def keep(self, wires: list[dict[str, Any]]) -> None:
+        """Events read from the database that end right where memory begins: remember them too."""
+        first = self.recent[0]["seq"] if self.recent else self.last_seq + 1
+        if not wires or wires[-1]["seq"] != first - 1 or len(self.recent) + len(wires) > RECENT_EVENTS:
+            return
+        self.recent.extendleft(reversed(wires))
 
     async def send_batches(self) -> None:
         started = 0.0
@@ -403,23 +429,36 @@ class Hub:
 
     async def catch_up(self, session_id: int, client: Client, on_reset: Callable[[], Awaitable[None]]) -> None:
         html = client.audience not in JSON_AUDIENCES
-        stream = Stream.session(session_id)
+        limit = HTML_REPLAY_LIMIT + 1 if html else CATCH_UP_PAGE
         while True:
-            async with self.rt.db.read() as db:
-                if html:
-                    backlog = await events.since(db, stream, client.sent_seq, limit=HTML_REPLAY_LIMIT + 1)
-                    if len(backlog) > HTML_REPLAY_LIMIT:
-                        client.sent_seq = await events.last_seq(db, stream) or client.sent_seq
-                        await on_reset()
-                        return
-                else:
-                    backlog = await events.since(db, stream, client.sent_seq, limit=CATCH_UP_PAGE)
-            wires = [events.wire(e) for e in backlog]
+            wires = await self._backlog(session_id, client.sent_seq, limit)
+            if html and len(wires) > HTML_REPLAY_LIMIT:
+                async with self.rt.db.read() as db:
+                    client.sent_seq = await events.last_seq(db, Stream.session(session_id)) or client.sent_seq
+                await on_reset()
+                return
             for start in range(0, len(wires), FRAME_EVENTS):
                 part = wires[start : start + FRAME_EVENTS]
                 await self._write(client, (await self.frames(session_id, part, {client.key}))[client.key])
-            if html or len(backlog) < CATCH_UP_PAGE:
+            if html or len(wires) < CATCH_UP_PAGE:
                 return
+
+    async def _backlog(self, session_id: int, after: int, limit: int) -> list[dict[str, Any]]:
+        """Events after `after`: from the room's memory when it reaches back that far, else from
+        the database, one reader at a time per room, so that clients reconnecting together read
+        the stretch once and the rest find it in memory."""
+        room = self.rooms.get(session_id)
+        if room is not None and (found := room.since(after, limit)) is not None:
+            return found
+        lock = room.filling if room is not None else contextlib.nullcontext()
+        async with lock:
+            if room is not None and (found := room.since(after, limit)) is not None:
+                return found
+            async with self.rt.db.read() as db:
+                wires = [events.wire(e) for e in await events.since(db, Stream.session(session_id), after, limit=limit)]
+            if room is not None:
+                room.keep(wires)
+            return wires
 
     async def stop(self) -> None:
         for room in list(self.rooms.values()):
