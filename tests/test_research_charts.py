@@ -214,3 +214,31 @@ async def test_bad_filters_get_a_clear_answer(client: Client, rt: Any) -> None:
     assert (await client.get(f"/research/charts?community_id={world['community']}")).status_code == 404
     empty = await _csv(client, "participation")
     assert empty == []
+
+
+async def test_the_sdg_heatmap_names_each_goal_with_its_colour(client: Client, rt: Any) -> None:
+    world = await build(client, rt)
+    await login(client, world["researcher"].email)
+    section = (await client.get("/research/charts")).text.split('id="chart-sdg_topics"')[1].split("</section>")[0]
+    svg, table = section.split("</svg>")
+    # The picture: each row is the goal's name after a swatch of its official colour with its number.
+    assert "Affordable and clean energy" in svg and "Sustainable cities and communities" in svg
+    assert 'fill="#FCC30B"' in svg and 'fill="#FD9D24"' in svg and "SDG 7" not in svg
+    # The data table: the same colour, number and name in the row header.
+    assert '<th scope="row"><span class="sdg" style="--sdg: #FCC30B; --sdg-ink: #000000">' in table
+    assert "Affordable and clean energy" in table
+    rows = await _csv(client, "sdg_topics")
+    assert {(r["sdg"], r["sdg_name"]) for r in rows} == {
+        ("7", "Affordable and clean energy"),
+        ("11", "Sustainable cities and communities"),
+    }
+    # In Dutch: the names the Dutch government uses, on screen and in the CSV.
+    client.cookies.set("labs_lang", "nl")
+    dutch = (await client.get("/research/charts")).text.split('id="chart-sdg_topics"')[1].split("</section>")[0]
+    assert all("Betaalbare en duurzame energie" in part for part in dutch.split("</svg>"))  # picture, table
+    assert {r["sdg_name"] for r in await _csv(client, "sdg_topics")} == {
+        "Betaalbare en duurzame energie",
+        "Duurzame steden en gemeenschappen",
+    }
+    api = await client.get("/api/v1/research/charts", headers=await api_token(client, world["researcher"].email))
+    assert api.json()["sdg_topics"]["columns"] == ["sdg", "sdg_name", "topic", "cases"]

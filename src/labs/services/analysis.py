@@ -28,6 +28,7 @@ from labs.models import (
     Participant,
 )
 from labs.runtime import Runtime
+from labs.sdgs import GOALS
 from labs.services import grants
 
 
@@ -179,8 +180,9 @@ class _Counter:
             for sdg in sorted(set(case.sdgs or [])):
                 for topic in sorted(set(case.topics or [])):
                     counts[(sdg, topic)] = counts.get((sdg, topic), 0) + 1
-        rows = [(sdg, topic, n) for (sdg, topic), n in sorted(counts.items())]
-        return Table("sdg_topics", ("sdg", "topic", "cases"), rows)
+        # The goal's official short name (English; pages and CSV give the reader's language).
+        rows = [(sdg, GOALS[sdg].name, topic, n) for (sdg, topic), n in sorted(counts.items()) if sdg in GOALS]
+        return Table("sdg_topics", ("sdg", "sdg_name", "topic", "cases"), rows)
 
     async def notes_by_activity(self) -> Table:
         notes = self.notes().subquery()

@@ -17,6 +17,7 @@ from labs import i18n, paging
 from labs.errors import LabsError
 from labs.i18n import N_
 from labs.runtime import Runtime
+from labs.sdgs import GOALS
 from labs.services import analysis
 from labs.services.analysis import Table
 from labs.web import research_svg
@@ -56,6 +57,7 @@ DESCRIPTIONS = {
 }
 HEADERS = {
     "sdg": N_("SDG"),
+    "sdg_name": N_("Goal"),
     "topic": N_("Topic"),
     "cases": N_("Cases"),
     "session": N_("Session"),
@@ -103,10 +105,12 @@ def draw(table: Table, lang: str) -> str:
     title = i18n.gettext(lang, TITLES[table.key])
     header = {c: i18n.gettext(lang, HEADERS[c]) for c in table.columns}
     if table.key == "sdg_topics":
-        name = {n: i18n.gettext(lang, "SDG %(num)s", num=n) for n in {r[0] for r in table.rows}}
-        topics = sorted({r[1] for r in table.rows})
-        cells = {(name[sdg], topic): n for sdg, topic, n in table.rows}
-        return research_svg.heatmap([name[n] for n in sorted(name)], topics, cells, title)
+        goals = [GOALS[n] for n in sorted({r[0] for r in table.rows})]
+        name = {g.number: g.label(lang) for g in goals}
+        topics = sorted({r[2] for r in table.rows})
+        cells = {(name[sdg], topic): n for sdg, _, topic, n in table.rows}
+        swatches = {name[g.number]: (g.colour, g.ink, str(g.number)) for g in goals}
+        return research_svg.heatmap([name[g.number] for g in goals], topics, cells, title, swatches=swatches)
     if table.key == "notes_by_activity":
         labels = [f"{s} · {a}" if a else s for s, a, *_ in table.rows]
         kinds = [header[k] for k in table.columns[2:]]
@@ -184,8 +188,12 @@ async def chart_csv(request: Req, rt: Runtime, identity: Identity, chart: str) -
     (table,) = await analysis.chart_tables(rt, identity.account, analysis.filters(request.query_params), only=chart)
     out = io.StringIO()
     writer = csv.writer(out)
+    lang = request_lang(request, identity)
+    named = table.columns.index("sdg_name") if "sdg_name" in table.columns else None
     writer.writerow(table.columns)
-    writer.writerows([_cell(v) for v in row] for row in table.rows)
+    for row in table.rows:
+        values = [i18n.gettext(lang, v) if i == named else v for i, v in enumerate(row)]
+        writer.writerow([_cell(v) for v in values])
     return Response(
         content=out.getvalue().encode("utf-8-sig"),
         media_type="text/csv; charset=utf-8",

@@ -189,9 +189,22 @@ def bars(rows: Sequence[tuple[str, Sequence[int]]], series: Sequence[str], title
     return "".join(parts)
 
 
-def heatmap(rows: Sequence[str], columns: Sequence[str], values: Mapping[tuple[str, str], int], title: str) -> str:
-    """A grid: darker cells count more; each cell shows its number."""
-    cell, label_w, head_h = 34, 160, 110
+def heatmap(
+    rows: Sequence[str],
+    columns: Sequence[str],
+    values: Mapping[tuple[str, str], int],
+    title: str,
+    *,
+    swatches: Mapping[str, tuple[str, str, str]] | None = None,
+) -> str:
+    """A grid: darker cells count more; each cell shows its number. swatches: row -> (colour,
+    ink, text) for a coloured square before the row's label (an SDG's colour and number)."""
+    cell, head_h = 34, 110
+    swatch_w = 26 if swatches else 0
+    limit = 48 if swatches else 24
+    longest = max((len(_cut(name, limit)) for name in rows), default=0)
+    # Room for the longest label at 12px (about 6.6px a character), at least the old 160.
+    label_w = max(160, round(longest * 6.6) + 12 + swatch_w + (4 if swatches else 0))
     width, height = label_w + cell * max(1, len(columns)) + 8, head_h + cell * max(1, len(rows)) + 8
     most = max(values.values(), default=0) or 1
     parts = [
@@ -206,10 +219,22 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], values: Mapping[tuple[s
         )
     for r, name in enumerate(rows):
         y = head_h + r * cell
-        parts.append(
-            f'<text x="{label_w - 6}" y="{y + cell / 2}" font-size="12" text-anchor="end" dominant-baseline="middle" '
-            f'fill="#1f2328">{escape(_cut(name, 24))}</text>'
-        )
+        label = escape(_cut(name, limit))
+        if swatches and name in swatches:
+            # The swatch first (its number in black or white, whichever reads), then the name.
+            colour, ink, text = swatches[name]
+            parts.append(
+                f'<rect x="4" y="{y + 5}" width="{swatch_w - 4}" height="{cell - 12}" rx="3" fill="{colour}"/>'
+                f'<text x="{4 + (swatch_w - 4) / 2}" y="{y + (cell - 2) / 2}" font-size="11" font-weight="bold" '
+                f'text-anchor="middle" dominant-baseline="middle" fill="{ink}">{escape(text)}</text>'
+                f'<text x="{4 + swatch_w}" y="{y + (cell - 2) / 2}" font-size="12" dominant-baseline="middle" '
+                f'fill="#1f2328">{label}</text>'
+            )
+        else:
+            parts.append(
+                f'<text x="{label_w - 6}" y="{y + cell / 2}" font-size="12" text-anchor="end" '
+                f'dominant-baseline="middle" fill="#1f2328">{label}</text>'
+            )
         for c, column in enumerate(columns):
             value = values.get((name, column), 0)
             share = value / most
