@@ -399,9 +399,10 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
 
 
 async def living_lab_facts(rt: Runtime) -> dict[str, Any]:
-    from labs.services import experiments, indicators, toc
+    from labs.services import compare, experiments, indicators, toc
 
     found: dict[str, Any] = {"labs": [], "from_poll": 0}
+    engagement = (await compare.compare(rt)).engagement
     for lab in await toc.labs(rt):
         theory = await toc.theory(rt, lab.id)
         courses = await indicators.courses(rt, lab.id)
@@ -413,6 +414,8 @@ async def living_lab_facts(rt: Runtime) -> dict[str, Any]:
                 "measured": [len(c.measurements) for c in courses],
                 "evaluated": [log.experiment.result is not None for log in logs],
                 "case": any(log.experiment.case_id for log in logs),
+                # Residents who came to an earlier session of the lab, as the comparison counts them.
+                "returning": sum(month["returning"] for month in engagement[lab.id]),
             }
         )
         found["from_poll"] += sum(1 for c in courses for m in c.measurements if m.poll_id and m.session_id)
@@ -463,6 +466,7 @@ def assert_demo(facts: dict[str, Any]) -> None:
     kinds = {"activity", "output", "short_term", "impact", "actor", "booster", "barrier", "assumption"}
     assert kinds <= energy["kinds"]
     assert energy["links"] >= 5 and min(energy["measured"]) >= 2 and all(energy["evaluated"])
+    assert all(lab["returning"] >= 3 for lab in labs["labs"]), labs
 
 
 def assert_demo_output(stdout: str, facts: dict[str, Any]) -> None:

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 
+from labs.models import FollowUp
 from tests.conftest import api_token, csrf, login, make_account
+from tests.test_followups_send import Inbox, inbox, migrated, send  # noqa: F401 (fixtures)
 
 
 async def _lab(client: AsyncTestClient[Any], name: str = "Energiek Zuid", kind: str = "living_lab") -> int:
@@ -403,8 +408,6 @@ async def test_experiment_learning_log_and_case(client: AsyncTestClient[Any], rt
         follow_redirects=False,
     )
     assert added.status_code in (302, 303)
-    action_id = re.findall(r'name="action_id" value="(\d+)"', (await client.get(url)).text)[0]
-    assert (await client.post(f"{url}/done", data=_form(client, action_id=action_id))).status_code == 200
     headers = await api_token(client, account.email)
     sid = (
         await client.post(
@@ -438,7 +441,7 @@ async def test_experiment_learning_log_and_case(client: AsyncTestClient[Any], rt
     assert evaluated.status_code in (302, 303)
     page = (await client.get(url)).text
     assert "Partly worked" in page and "Owner-occupiers stayed away" in page and "Ambassador evening" in page
-    assert "<s>Train ambassadors</s>" in page
+    assert "Train ambassadors" in page
     case = await client.post(f"{url}/case", data=_form(client, city="Eindhoven", country="NL"), follow_redirects=False)
     assert case.status_code in (302, 303), case.text
     found = (await client.get("/api/v1/cases?q=Street ambassadors", headers=headers)).json()["items"]
@@ -448,7 +451,6 @@ async def test_experiment_learning_log_and_case(client: AsyncTestClient[Any], rt
     assert [e["type"] for e in log if e["type"].startswith("experiment.")] == [
         "experiment.planned",
         "experiment.action_added",
-        "experiment.action_done",
         "experiment.session_linked",
         "experiment.evaluated",
         "experiment.case_made",
@@ -598,3 +600,122 @@ async def test_community_events_is_an_alias_of_the_stream(client: AsyncTestClien
     other = await make_account(rt)
     other_headers = await api_token(client, other.email)
     assert (await client.get(f"/api/v1/communities/{lab}/events", headers=other_headers)).status_code == 404
+
+
+async def test_returning_members_in_the_comparison(client: AsyncTestClient[Any], rt: Any) -> None:
+    """Two sessions of one lab, one person in both (the lab's device token): one returning member,
+    counted in the month of the second session, once even when they join twice that month."""
+    account = await _facilitator(client, rt)
+    headers = await api_token(client, account.email)
+    lab = await _lab(client, "Zon op Noord")
+    codes = []
+    for title, starts in (
+        ("Café 1", "2026-03-02T19:00:00+00:00"),
+        ("Café 2", "2026-05-04T19:00:00+00:00"),
+        ("Café 3", "2026-05-25T19:00:00+00:00"),
+    ):
+        body = {"title": title, "community_id": lab, "starts_at": starts, "agenda": [{"title": "Ideas"}]}
+        sid = (await client.post("/api/v1/sessions", json=body, headers=headers)).json()["id"]
+        codes.append((await client.post(f"/api/v1/sessions/{sid}/start", headers=headers)).json()["join_code"])
+
+    async def join(code: str, name: str, device: str | None = None) -> dict[str, Any]:
+        body = {"join_code": code, "display_name": name, "consent": "anonymous", "device_token": device}
+        joined = await client.post("/api/v1/join", json=body)
+        assert joined.status_code == 201, joined.text
+        return joined.json()  # type: ignore[no-any-return]
+
+    ann = await join(codes[0], "Ann")
+    await join(codes[0], "Bob")
+    assert (await join(codes[1], "Ann", ann["device_token"]))["member_id"] == ann["member_id"]
+    await join(codes[1], "Cas")
+    await join(codes[2], "Ann", ann["device_token"])
+    page = (await client.get("/livinglabs/compare")).text
+    rows = re.findall(r"<tr><td>Zon op Noord</td><td>([\d-]+)</td><td>(\d+)</td><td>(\d+)</td><td>(\d+)</td>", page)
+    assert rows == [("2026-03", "1", "2", "0"), ("2026-05", "2", "3", "1")]
+
+
+async def test_experiment_actions_are_follow_ups_with_private_links(
+    client: AsyncTestClient[Any],
+    rt: Any,
+    migrated: str,  # noqa: F811 (the fixture)
+    tmp_path: Path,
+    inbox: tuple[Inbox, int],  # noqa: F811 (the fixture)
+) -> None:
+    """An action with an owner and a due date is a follow-up: its private link is on the experiment
+    page and in /followups (due, overdue), `labs followups send` mails it, the owner answers on the
+    phone form, and the answer is in the experiment's learning log."""
+    handler, port = inbox
+    account = await _facilitator(client, rt)
+    headers = await api_token(client, account.email)
+    lab = await _lab(client)
+    made = await client.post(
+        f"/livinglabs/{lab}/experiments",
+        data=_form(client, title="Street ambassadors", hypothesis="Neighbours convince neighbours"),
+        follow_redirects=False,
+    )
+    url = made.headers["location"]
+    today = date.today()
+    bad = await client.post(
+        f"{url}/actions",
+        data=_form(client, title="Train ambassadors", owner="Fatima", owner_email="fatima@", due_on=today.isoformat()),
+    )
+    assert bad.status_code == 400 and "email is not an email address." in bad.text
+    for title, owner, email, days in (
+        ("Train ambassadors", "Fatima", "fatima@zonnewijk.example", -20),
+        ("Invite the landlords", "Esra", "", 10),
+    ):
+        added = await client.post(
+            f"{url}/actions",
+            data=_form(client, title=title, owner=owner, owner_email=email, due_on=str(today + timedelta(days=days))),
+            follow_redirects=False,
+        )
+        assert added.status_code in (302, 303), added.text
+    page = (await client.get(url)).text
+    links = re.findall(r'value="http://[^"]+(/followup/[^"]+)"', page)
+    assert len(links) == 2 and "Overdue" in page and "Upcoming" in page
+    assert "No answers from the action owners yet." in page
+
+    overdue = (await client.get("/followups?state=overdue")).text
+    assert "Train ambassadors" in overdue and "fatima@zonnewijk.example" in overdue
+    upcoming = (await client.get("/api/v1/follow-ups?state=upcoming", headers=headers)).json()["items"]
+    assert [(i["outcome_title"], i["owner"]["name"]) for i in upcoming] == [("Invite the landlords", "Esra")]
+
+    # Two weeks past due is still in the mail run's window: the owner gets the link by email.
+    async with rt.db.write() as db:
+        await db.execute(update(FollowUp).where(FollowUp.due_on < today).values(due_on=today - timedelta(days=3)))
+    sent = send(migrated, tmp_path, f"smtp://127.0.0.1:{port}")
+    assert sent.returncode == 0 and "1 check-in(s) sent" in sent.stdout, sent.stderr
+    (mail,) = handler.messages
+    assert mail["To"] == "Fatima <fatima@zonnewijk.example>"
+    assert "In the experiment Street ambassadors you took on this action: Train ambassadors." in mail.get_content()
+    link = next(line for line in mail.get_content().splitlines() if "/followup/" in line)
+    token = link.rsplit("/", 1)[1]
+    assert f"/followup/{token}" in links
+
+    client.cookies.clear()  # the owner has no account
+    form = await client.get(f"/followup/{token}")
+    assert form.status_code == 200 and "Experiment: Street ambassadors" in form.text
+    assert (await client.get(f"/api/v1/check-ins/{token}")).json()["experiment"] == {"title": "Street ambassadors"}
+    answered = await client.post(
+        f"/followup/{token}",
+        data=_form(client, progress="in_progress", what_was_done="Six ambassadors trained", evidence="Sign-up list"),
+    )
+    assert answered.status_code in (200, 303), answered.text
+    await login(client, account.email)
+    page = (await client.get(url)).text
+    log = page[page.index('id="learning-log"') : page.index('id="evaluation"')]
+    assert "Train ambassadors" in log and "Six ambassadors trained" in log and "In progress" in log
+    assert "Answered" in page
+    lab_log = (await client.get(f"/api/v1/livinglabs/{lab}/events", headers=headers)).json()["events"]
+    added_events = [e["data"] for e in lab_log if e["type"] == "experiment.action_added"]
+    assert [a["title"] for a in added_events] == ["Train ambassadors", "Invite the landlords"]
+    outcome_log = (
+        await client.get(f"/api/v1/streams/outcome/{added_events[0]['outcome_id']}/events", headers=headers)
+    ).json()["events"]
+    assert [e["type"] for e in outcome_log] == [
+        "outcome.recorded",
+        "followup.scheduled",
+        "followup.sent",
+        "followup.answered",
+    ]
+    assert outcome_log[0]["data"]["experiment_id"] == int(url.rsplit("/", 1)[1])

@@ -281,3 +281,70 @@ async def test_refuses_to_run_inside_an_event_loop(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="to_thread"):
         migrate.check(url)
     assert await asyncio.to_thread(migrate.check, url) == "empty"
+
+
+def test_experiment_actions_become_follow_ups(db_url: str) -> None:
+    """0021: each experiment action becomes an outcome of its lab with one check-in on its due date
+    (answered if it was done) whose private link opens with the app's secret key; downgrading gives
+    the actions back."""
+    from labs.services import credentials
+    from labs.settings import get_settings
+
+    migrate.upgrade(db_url, "0020")
+
+    def seed(conn: Connection) -> None:
+        conn.execute(text(SEED[0]))
+        conn.execute(
+            text(
+                "INSERT INTO community (id, name, kind, description, erasure_mode, created_at)"
+                " VALUES (1, 'Zonnewijk', 'living_lab', '', 'unlink', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO experiment (id, community_id, title, hypothesis, topics, sdgs, status, tried, worked,"
+                " did_not_work, for_whom, context, why, evidence, created_by_id, created_at)"
+                " VALUES (1, 1, 'Ambassadors', 'H', '[]', '[]', 'running', '', '', '', '', '', '', '', 1,"
+                " CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO experiment_action (id, experiment_id, title, owner, due_on, done_at, created_at) VALUES"
+                " (1, 1, 'Train', 'Fatima', '2026-03-01', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),"
+                " (2, 1, 'Invite', 'Esra', '2027-01-10', NULL, CURRENT_TIMESTAMP)"
+            )
+        )
+
+    run_sync(db_url, seed)
+    migrate.upgrade(db_url)
+
+    def read(conn: Connection) -> Any:
+        return conn.execute(
+            text(
+                "SELECT o.title, o.owner_name, o.kind, o.community_id, o.experiment_id, o.session_id,"
+                " f.due_on, f.status, f.token_nonce, f.token_hash"
+                " FROM outcome o JOIN follow_up f ON f.outcome_id = o.id ORDER BY o.id"
+            )
+        ).all()
+
+    rows = run_sync(db_url, read)
+    assert [(r[0], r[1], r[2], r[3], r[4], r[5], str(r[6]), r[7]) for r in rows] == [
+        ("Train", "Fatima", "other", 1, 1, None, "2026-03-01", "answered"),
+        ("Invite", "Esra", "other", 1, 1, None, "2027-01-10", "planned"),
+    ]
+    key = get_settings().secret_key
+    assert all(r[9] == credentials.token_digest(credentials.follow_up_token(key, r[8])) for r in rows)
+
+    migrate.downgrade(db_url, "0020")
+    back = run_sync(
+        db_url,
+        lambda c: c.execute(
+            text("SELECT title, owner, due_on, done_at IS NOT NULL FROM experiment_action ORDER BY id")
+        ).all(),
+    )
+    assert [(t, o, str(d), bool(done)) for t, o, d, done in back] == [
+        ("Train", "Fatima", "2026-03-01", True),
+        ("Invite", "Esra", "2027-01-10", False),
+    ]
+    assert run_sync(db_url, lambda c: c.execute(text("SELECT count(*) FROM outcome")).scalar_one()) == 0

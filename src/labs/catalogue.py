@@ -745,6 +745,7 @@ class OutcomeState(Payload):
     has_owner: bool
     due_on: str | None
     sources: OutcomeSources
+    experiment_id: int | None = None  # an action of a living lab's experiment
 
 
 @event(
@@ -1423,23 +1424,17 @@ class ExperimentUpdated(ExperimentFields):
     stream="community",
     audiences=STAFF,
     changes=("experiments",),
-    doc="An action of an experiment, with its due date (its owner's name stays in its table).",
+    doc="An action of an experiment, with its due date: an outcome of the lab (`outcome_id`, its "
+    "`outcome.recorded` on the outcome's stream) with one check-in (`follow_up_id`) whose private "
+    "link the owner answers; the owner's name and email stay in the outcome's table.",
 )
 class ExperimentActionAdded(Payload):
     community_id: int
     experiment_id: int
-    action_id: int
+    outcome_id: int
+    follow_up_id: int
     title: str
     due_on: str
-
-
-@event(
-    "experiment.action_done", stream="community", audiences=STAFF, changes=("experiments",), doc="An action was done."
-)
-class ExperimentActionDone(Payload):
-    community_id: int
-    experiment_id: int
-    action_id: int
 
 
 @event(

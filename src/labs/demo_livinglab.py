@@ -14,7 +14,17 @@ from typing import Any
 
 from labs.models import Account, TocNode
 from labs.runtime import Runtime
-from labs.services import communities, experiments, indicators, participants, polls, sessions, toc
+from labs.services import (
+    communities,
+    experiments,
+    followups,
+    indicators,
+    outcomes,
+    participants,
+    polls,
+    sessions,
+    toc,
+)
 
 CLIENT = "labs-demo-livinglab"  # the "address" demo participants join from, for the rate limiter
 
@@ -99,9 +109,11 @@ async def _links(
 
 
 async def _street_evening(
-    rt: Runtime, who: Account, lab: int, title: str, when: datetime, readiness: list[int]
+    rt: Runtime, who: Account, lab: int, title: str, when: datetime, readiness: list[int], devices: dict[str, str]
 ) -> tuple[int, int]:
-    """A session in the lab whose residents answer a readiness scale; closed and revealed."""
+    """A session in the lab whose residents answer a readiness scale; closed and revealed. Each
+    resident joins with the lab's device token of their earlier visit (`devices`, by name, kept up
+    to date here), so whoever came before is the same member again: a returning member."""
     session = await sessions.create(
         rt,
         who,
@@ -131,11 +143,16 @@ async def _street_evening(
     await sessions.activate(rt, who, session.id, scale["activity_id"])
     await polls.set_status(rt, who, session.id, scale["id"], "open")
     for (name, sector), points in zip(RESIDENTS, readiness, strict=False):
-        person = (
-            await participants.join(
-                rt, session.join_code, {"display_name": name, "consent": "anonymous", "sector": sector}, client=CLIENT
-            )
-        ).participant
+        joined = await participants.join(
+            rt,
+            session.join_code,
+            {"display_name": name, "consent": "anonymous", "sector": sector},
+            client=CLIENT,
+            device=devices.get(name),
+        )
+        person = joined.participant
+        if joined.device:
+            devices[name] = joined.device
         await polls.answer(
             rt, session.id, scale["id"], {"client_id": str(uuid.uuid4()), "number": points}, participant=person
         )
@@ -253,6 +270,16 @@ async def living_labs(rt: Runtime, facilitator: Account) -> dict[str, Any]:
         ready.id,
         {"value": 2.6, "measured_on": (today - timedelta(days=150)).isoformat(), "wave": "interim"},
     )
+    devices: dict[str, str] = {}
+    cafe, _ = await _street_evening(
+        rt,
+        facilitator,
+        zonnewijk,
+        "Energiecafé Zonnewijk: wat weten we van warmtenetten?",
+        datetime.now(UTC) - timedelta(days=45),
+        [2, 3, 3, 2],
+        devices,
+    )
     evening, scale_id = await _street_evening(
         rt,
         facilitator,
@@ -260,6 +287,7 @@ async def living_labs(rt: Runtime, facilitator: Account) -> dict[str, Any]:
         "Buurtavond Zonnewijk: samen naar een warmtenet?",
         datetime.now(UTC) - timedelta(hours=3),
         [3, 4, 3, 4, 2, 4],
+        devices,
     )
     await indicators.from_poll(rt, facilitator, zonnewijk, ready.id, {"poll_id": scale_id, "wave": "interim"})
 
@@ -275,30 +303,56 @@ async def living_labs(rt: Runtime, facilitator: Account) -> dict[str, Any]:
             "sdgs": "7, 11",
         },
     )
-    for title, owner, days in (
-        ("Zes ambassadeurs werven en trainen", "Fatima (coöperatie)", -250),
-        ("Scans plannen in de Bloemenbuurt", "Ruud (gemeente)", -180),
+    # The actions are follow-ups: two owners answered through their private links, one is overdue
+    # (for the facilitator's list), one is still to come.
+    for title, owner, email, days, answer in (
+        (
+            "Zes ambassadeurs werven en trainen",
+            "Fatima (coöperatie)",
+            None,
+            -120,
+            {
+                "progress": "in_progress",
+                "what_was_done": "Zes ambassadeurs zijn getraind; ze bezoeken nu elke week huishoudens met de scan.",
+                "evidence": "Trainingslijst en 38 ingeplande scans",
+            },
+        ),
+        (
+            "Scans plannen in de Bloemenbuurt",
+            "Ruud (gemeente)",
+            None,
+            -60,
+            {
+                "progress": "adopted",
+                "what_was_done": "De gemeente plant de scans nu zelf in, samen met de coöperatie.",
+                "adopting_city": "Deventer",
+            },
+        ),
+        ("Resultaten van de scans delen met de corporatie", "Joyce (coöperatie)", None, -20, None),
+        (
+            "Verhuurders uitnodigen voor een eigen avond",
+            "Esra (huurdersvereniging)",
+            "esra@huurders.example",
+            30,
+            None,
+        ),
     ):
         action = await experiments.add_action(
             rt,
             facilitator,
             zonnewijk,
             trial.id,
-            {"title": title, "owner": owner, "due_on": (today + timedelta(days=days)).isoformat()},
+            {
+                "title": title,
+                "owner": owner,
+                "owner_email": email,
+                "due_on": (today + timedelta(days=days)).isoformat(),
+            },
         )
-        await experiments.action_done(rt, facilitator, zonnewijk, trial.id, action.id)
-    await experiments.add_action(
-        rt,
-        facilitator,
-        zonnewijk,
-        trial.id,
-        {
-            "title": "Verhuurders uitnodigen voor een eigen avond",
-            "owner": "Esra (huurdersvereniging)",
-            "due_on": (today + timedelta(days=30)).isoformat(),
-        },
-    )
-    await experiments.link_session(rt, facilitator, zonnewijk, trial.id, evening)
+        if answer:
+            await followups.answer(rt, outcomes.token_of(rt, action.check_in), answer)
+    for session_id in (cafe, evening):
+        await experiments.link_session(rt, facilitator, zonnewijk, trial.id, session_id)
     await experiments.evaluate(
         rt,
         facilitator,
@@ -378,14 +432,20 @@ async def living_labs(rt: Runtime, facilitator: Account) -> dict[str, Any]:
             "sdgs": "1, 7",
         },
     )
-    await _street_evening(
-        rt,
-        facilitator,
-        kanaleneiland,
-        "Energiecafé Kanaleneiland",
-        datetime.now(UTC) - timedelta(days=60),
-        [4, 5, 3, 4],
-    )
+    neighbours: dict[str, str] = {}
+    for title, days_ago, readiness in (
+        ("Energiecafé Kanaleneiland", 120, [3, 4, 3]),
+        ("Energiecafé Kanaleneiland: terugblik met de coaches", 60, [4, 5, 3, 4]),
+    ):
+        await _street_evening(
+            rt,
+            facilitator,
+            kanaleneiland,
+            title,
+            datetime.now(UTC) - timedelta(days=days_ago),
+            readiness,
+            neighbours,
+        )
     await experiments.evaluate(
         rt,
         facilitator,

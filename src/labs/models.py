@@ -574,6 +574,8 @@ class Outcome(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int | None] = mapped_column(ForeignKey("lab_session.id", ondelete="SET NULL"), index=True)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id", ondelete="SET NULL"))
+    # An action of a living lab's experiment: its owner answers the check-in on its due date.
+    experiment_id: Mapped[int | None] = mapped_column(ForeignKey("experiment.id", ondelete="SET NULL"), index=True)
     kind: Mapped[OutcomeKind] = mapped_column(enum_column(OutcomeKind))
     title: Mapped[str] = mapped_column(String(200))
     what_changed: Mapped[str] = mapped_column(Text, default="")
@@ -903,17 +905,6 @@ class Experiment(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
-
-
-class ExperimentAction(Base):
-    __tablename__ = "experiment_action"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiment.id", ondelete="CASCADE"), index=True)
-    title: Mapped[str] = mapped_column(String(200))
-    owner: Mapped[str] = mapped_column(String(120))
-    due_on: Mapped[date] = mapped_column(Date)
-    done_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
-    created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 
 
 class ExperimentSession(Base):

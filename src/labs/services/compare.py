@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -114,7 +114,8 @@ async def compare(rt: Runtime, topic: str | None = None, sdg: int | None = None)
 
 
 async def _engagement(db: Any, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """Per lab and month: sessions, participants, returning members, and the sectors taking part."""
+    """Per lab and month: sessions, participants, returning members (people who were members of an
+    earlier session of the same lab, each counted once a month), and the sectors taking part."""
     rows = (
         await db.execute(
             select(LabSession.community_id, LabSession.id, LabSession.starts_at, LabSession.created_at).where(
@@ -122,8 +123,9 @@ async def _engagement(db: Any, ids: list[int]) -> dict[int, list[dict[str, Any]]
             )
         )
     ).all()
-    month_of = {sid: (when or made).strftime("%Y-%m") for _lab, sid, when, made in rows}
-    lab_of = {sid: lab for lab, sid, _when, _made in rows}
+    # Sessions in the order they met (planned start, else when made; the id breaks ties).
+    when = {sid: ((start or made).replace(tzinfo=None), sid) for _lab, sid, start, made in rows}
+    lab_of = {sid: lab for lab, sid, _start, _made in rows}
     people = (
         await db.execute(
             select(Participant.session_id, Participant.member_id, Participant.sector).where(
@@ -131,27 +133,30 @@ async def _engagement(db: Any, ids: list[int]) -> dict[int, list[dict[str, Any]]
             )
         )
     ).all()
-    months: dict[tuple[int, str], dict[str, Any]] = {}
-    for sid, lab in lab_of.items():
-        entry = months.setdefault((lab, month_of[sid]), {"month": month_of[sid], "sessions": 0, "participants": 0})
-        entry["sessions"] += 1
-    seen: dict[int, set[int]] = defaultdict(set)  # member -> sessions
+    first_seen: dict[int, tuple[Any, int]] = {}  # member -> when their first session met
     for sid, member_id, _sector in people:
         if member_id is not None:
-            seen[member_id].add(sid)
-    first_session = {m: min(s, key=lambda x: (month_of[x], x)) for m, s in seen.items()}
+            first_seen[member_id] = min(first_seen.get(member_id, when[sid]), when[sid])
+    months: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def month(sid: int) -> dict[str, Any]:
+        key = when[sid][0].strftime("%Y-%m")
+        return months.setdefault(
+            (lab_of[sid], key),
+            {"month": key, "sessions": 0, "participants": 0, "returning": set(), "sectors": Counter()},
+        )
+
+    for sid in lab_of:
+        month(sid)["sessions"] += 1
     for sid, member_id, sector in people:
-        entry = months[(lab_of[sid], month_of[sid])]
+        entry = month(sid)
         entry["participants"] += 1
-        if member_id is not None and first_session[member_id] != sid:
-            entry["returning"] = entry.get("returning", 0) + 1
-        sectors = entry.setdefault("sectors", Counter())
-        sectors[sector.value if sector else "unknown"] += 1
+        if member_id is not None and first_seen[member_id] < when[sid]:
+            entry["returning"].add(member_id)
+        entry["sectors"][sector.value if sector else "unknown"] += 1
     by_lab: dict[int, list[dict[str, Any]]] = {lab_id: [] for lab_id in ids}
     for (lab, _month), entry in sorted(months.items(), key=lambda kv: kv[0][1]):
-        entry.setdefault("returning", 0)
-        entry["sectors"] = dict(entry.get("sectors", {}))
-        by_lab[lab].append(entry)
+        by_lab[lab].append({**entry, "returning": len(entry["returning"]), "sectors": dict(entry["sectors"])})
     return by_lab
 
 

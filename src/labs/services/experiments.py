@@ -1,5 +1,7 @@
 """Experiments and the learning log of a living lab: a hypothesis tied to a "leads to" link of its
-Theory of Change, actions with owners and due dates, the sessions that belong to it, and an
+Theory of Change, actions with owners and due dates (each an outcome of the lab with a check-in on
+its due date: the owner answers through its private link, the facilitator sees it due or overdue
+in /followups, the answers are the learning log), the sessions that belong to it, and an
 evaluation in the shape of the lab's protocol (what was tried, what worked, what didn't, for whom,
 in which context, why, with evidence). A finished experiment can become a case in the library.
 Every change is an event on the lab's (community's) stream."""
@@ -7,7 +9,7 @@ Every change is an event on the lab's (community's) stream."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,16 +23,18 @@ from labs.models import (
     Account,
     Case,
     Experiment,
-    ExperimentAction,
     ExperimentResult,
     ExperimentSession,
     ExperimentStatus,
+    FollowUp,
     LabSession,
+    Outcome,
+    OutcomeKind,
     TocLink,
     TocNode,
 )
 from labs.runtime import Runtime
-from labs.services import cases
+from labs.services import cases, followups, outcomes
 from labs.services.toc import lab_for, load_lab
 
 MAX_TEXT = 5000
@@ -38,14 +42,28 @@ EVALUATION = ("tried", "worked", "did_not_work", "for_whom", "context", "why", "
 
 
 @dataclass
+class Action:
+    """An action: the outcome that holds its owner and due date, and its check-in."""
+
+    outcome: Outcome
+    check_in: FollowUp
+
+    @property
+    def state(self) -> str:
+        return followups.state_of(self.check_in)
+
+
+@dataclass
 class Log:
-    """One experiment with everything that belongs to it."""
+    """One experiment with everything that belongs to it; `answers` is the learning log: every
+    answer the actions' owners gave, oldest first (with the action's title)."""
 
     experiment: Experiment
     link: tuple[TocNode, TocNode] | None = None
-    actions: list[ExperimentAction] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
     sessions: list[LabSession] = field(default_factory=list)
     case: Case | None = None
+    answers: list[dict[str, Any]] = field(default_factory=list)
 
 
 def experiment_data(e: Experiment) -> dict[str, Any]:
@@ -57,28 +75,6 @@ def experiment_data(e: Experiment) -> dict[str, Any]:
         "topics": list(e.topics),
         "sdgs": list(e.sdgs),
         "status": e.status.value,
-    }
-
-
-def log_data(log: Log) -> dict[str, Any]:
-    e = log.experiment
-    return {
-        **experiment_data(e),
-        "link": {"from": log.link[0].title, "to": log.link[1].title} if log.link else None,
-        "result": e.result.value if e.result else None,
-        "evaluation": {k: getattr(e, k) for k in EVALUATION},
-        "actions": [
-            {
-                "id": a.id,
-                "title": a.title,
-                "owner": a.owner,
-                "due_on": a.due_on.isoformat(),
-                "done": a.done_at is not None,
-            }
-            for a in log.actions
-        ],
-        "session_ids": [s.id for s in log.sessions],
-        "case_id": e.case_id,
     }
 
 
@@ -99,15 +95,20 @@ async def _log(db: AsyncSession, e: Experiment) -> Log:
         if link is not None:
             a, b = await db.get(TocNode, link.from_id), await db.get(TocNode, link.to_id)
             log.link = (a, b) if a and b else None
-    log.actions = list(
-        (
-            await db.scalars(
-                select(ExperimentAction)
-                .where(ExperimentAction.experiment_id == e.id)
-                .order_by(ExperimentAction.due_on, ExperimentAction.id)
-            )
-        ).all()
+    found = await db.execute(
+        select(Outcome, FollowUp)
+        .join(FollowUp, FollowUp.outcome_id == Outcome.id)
+        .where(Outcome.experiment_id == e.id)
+        .order_by(Outcome.due_on, Outcome.id, FollowUp.due_on, FollowUp.id)
     )
+    seen: set[int] = set()
+    for outcome, check_in in found.all():
+        if outcome.id not in seen:  # an action's first check-in is the one on its due date
+            seen.add(outcome.id)
+            log.actions.append(Action(outcome, check_in))
+    titles = {a.outcome.id: a.outcome.title for a in log.actions}
+    given = await followups.answers_of(db, list(titles))
+    log.answers = sorted(({**a, "action": titles[a["outcome_id"]]} for a in given), key=lambda a: a["at"])
     log.sessions = list(
         (
             await db.scalars(
@@ -200,49 +201,41 @@ async def update(rt: Runtime, account: Account, lab_id: int, experiment_id: int,
     return e
 
 
-async def add_action(
-    rt: Runtime, account: Account, lab_id: int, experiment_id: int, data: dict[str, Any]
-) -> ExperimentAction:
+async def add_action(rt: Runtime, account: Account, lab_id: int, experiment_id: int, data: dict[str, Any]) -> Action:
+    """An action with its owner and due date: an outcome of the lab, linked to the experiment, with
+    one check-in on the due date; its private link goes to the owner (`labs followups send` mails it
+    when the owner's email is known)."""
+    title = validate.text(data.get("title"), "title", N_("The action"), 200, required=True)
+    owner = validate.text(data.get("owner"), "owner", N_("The owner"), 120, required=True)
+    email = validate.email(data.get("owner_email"), "owner_email", N_("The owner's email"))
+    due_on: date = validate.day(data.get("due_on"), "due_on", N_("The due date"), required=True)  # type: ignore[assignment]
     async with events.change(rt) as tx:
         await lab_for(tx.db, lab_id, account)
         e = await _experiment(tx.db, lab_id, experiment_id)
-        action = ExperimentAction(
+        outcome = Outcome(
+            community_id=lab_id,
             experiment_id=e.id,
-            title=validate.text(data.get("title"), "title", N_("The action"), 200, required=True),
-            owner=validate.text(data.get("owner"), "owner", N_("The owner"), 120, required=True),
-            due_on=validate.day(data.get("due_on"), "due_on", N_("The due date"), required=True),
+            kind=OutcomeKind.other,
+            title=title,
+            owner_name=owner,
+            owner_email=email,
+            due_on=due_on,
+            created_by_id=account.id,
         )
-        tx.db.add(action)
-        await tx.db.flush()
+        (check_in,) = await outcomes.add_outcome(tx, rt, account, outcome, [due_on])
         await tx.emit(
             Stream.community(lab_id),
             catalogue.ExperimentActionAdded(
                 community_id=lab_id,
                 experiment_id=e.id,
-                action_id=action.id,
-                title=action.title,
-                due_on=action.due_on.isoformat(),
+                outcome_id=outcome.id,
+                follow_up_id=check_in.id,
+                title=title,
+                due_on=due_on.isoformat(),
             ),
             Actor.account(account.id),
         )
-    return action
-
-
-async def action_done(rt: Runtime, account: Account, lab_id: int, experiment_id: int, action_id: Any) -> None:
-    async with events.change(rt) as tx:
-        await lab_for(tx.db, lab_id, account)
-        e = await _experiment(tx.db, lab_id, experiment_id)
-        action = await tx.db.get(ExperimentAction, validate.integer(action_id, "action_id"))
-        if action is None or action.experiment_id != e.id:
-            raise NotFound("No such action in this experiment.")
-        if action.done_at is not None:
-            return
-        action.done_at = datetime.now(UTC)
-        await tx.emit(
-            Stream.community(lab_id),
-            catalogue.ExperimentActionDone(community_id=lab_id, experiment_id=e.id, action_id=action.id),
-            Actor.account(account.id),
-        )
+    return Action(outcome, check_in)
 
 
 async def link_session(rt: Runtime, account: Account, lab_id: int, experiment_id: int, session_id: Any) -> None:

@@ -27,6 +27,8 @@ from labs.models import (
     Account,
     ActorKind,
     Case,
+    Event,
+    Experiment,
     FollowUp,
     FollowUpStatus,
     LabSession,
@@ -72,11 +74,13 @@ def link(rt: Runtime, base_url: str, follow_up: FollowUp) -> str:
 
 @dataclass
 class CheckIn:
-    """What the owner's form shows: the check-in, its outcome and the session it came from."""
+    """What the owner's form shows: the check-in, its outcome and the session it came from (or,
+    for an action of a living lab, its experiment)."""
 
     follow_up: FollowUp
     outcome: Outcome
     session: LabSession | None
+    experiment: Experiment | None = None
 
     @property
     def language(self) -> str:
@@ -100,7 +104,8 @@ async def open_check_in(rt: Runtime, token: str) -> CheckIn:
     async with rt.db.read() as db:
         follow_up, outcome = await _by_token(db, token)
         session = await db.get(LabSession, outcome.session_id) if outcome.session_id else None
-        return CheckIn(follow_up, outcome, session)
+        experiment = await db.get(Experiment, outcome.experiment_id) if outcome.experiment_id else None
+        return CheckIn(follow_up, outcome, session, experiment)
 
 
 def _answer_fields(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,8 +161,19 @@ async def answers(rt: Runtime, outcome_id: int) -> list[dict[str, Any]]:
     """Every answer given to the outcome's check-ins, oldest first, from its event log; an answer
     the owner later replaced is marked superseded."""
     async with rt.db.read() as db:
-        found = await events.since(db, Stream.outcome(outcome_id), 0)
-    given = [{**e.data, "at": e.at} for e in found if e.type == "followup.answered"]
+        return await answers_of(db, [outcome_id])
+
+
+async def answers_of(db: AsyncSession, outcome_ids: list[int]) -> list[dict[str, Any]]:
+    """The same for several outcomes (an experiment's actions), in one read."""
+    if not outcome_ids:
+        return []
+    found = await db.scalars(
+        select(Event)
+        .where(Event.stream == "outcome", Event.stream_id.in_(outcome_ids), Event.type == "followup.answered")
+        .order_by(Event.stream_id, Event.seq)
+    )
+    given = [{**e.data, "at": e.at} for e in found.all()]
     latest = {a["id"]: a["answer"] for a in given}
     return [{**a, "superseded": a["answer"] < latest[a["id"]]} for a in given]
 
@@ -244,16 +260,26 @@ def message(rt: Runtime, base_url: str, check_in: CheckIn, sender: str) -> Email
     msg["To"] = f"{outcome.owner_name} <{outcome.owner_email}>"
     msg["Subject"] = i18n.gettext(lang, "How is it going? %(title)s", title=outcome.title)
     url = link(rt, base_url, check_in.follow_up)
-    body = [
-        i18n.gettext(lang, "Hello %(name)s,", name=outcome.owner_name),
-        "",
-        i18n.gettext(
+    if check_in.experiment is not None:
+        took_on = i18n.gettext(
+            lang,
+            "In the experiment %(experiment)s you took on this action: %(title)s. How is it going? Answering "
+            "takes two minutes, on your phone too, and needs no account:",
+            experiment=check_in.experiment.title,
+            title=outcome.title,
+        )
+    else:
+        took_on = i18n.gettext(
             lang,
             "After %(session)s you took this on: %(title)s. How is it going? Answering takes two minutes, "
             "on your phone too, and needs no account:",
             session=check_in.session.title if check_in.session else i18n.gettext(lang, "the session"),
             title=outcome.title,
-        ),
+        )
+    body = [
+        i18n.gettext(lang, "Hello %(name)s,", name=outcome.owner_name),
+        "",
+        took_on,
         "",
         url,
         "",
@@ -267,9 +293,10 @@ async def _due_unsent(rt: Runtime, today: date) -> list[CheckIn]:
     async with rt.db.read() as db:
         rows = (
             await db.execute(
-                select(FollowUp, Outcome, LabSession)
+                select(FollowUp, Outcome, LabSession, Experiment)
                 .join(Outcome, Outcome.id == FollowUp.outcome_id)
                 .outerjoin(LabSession, LabSession.id == Outcome.session_id)
+                .outerjoin(Experiment, Experiment.id == Outcome.experiment_id)
                 .where(
                     FollowUp.status == FollowUpStatus.planned,
                     FollowUp.sent_at.is_(None),
@@ -280,7 +307,7 @@ async def _due_unsent(rt: Runtime, today: date) -> list[CheckIn]:
                 .order_by(FollowUp.due_on, FollowUp.id)
             )
         ).all()
-    return [CheckIn(f, o, s) for f, o, s in rows]
+    return [CheckIn(f, o, s, e) for f, o, s, e in rows]
 
 
 async def _claim(rt: Runtime, check_in: CheckIn) -> bool:

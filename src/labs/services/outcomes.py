@@ -90,6 +90,7 @@ def payload_fields(outcome: Outcome, sources: Iterable[OutcomeSource]) -> dict[s
         "has_owner": bool(outcome.owner_name),
         "due_on": _iso(outcome.due_on),
         "sources": catalogue.OutcomeSources(**_sources_of(sources)),
+        "experiment_id": outcome.experiment_id,
     }
 
 
@@ -326,17 +327,31 @@ async def record_outcome(
         rows = await _check_sources(tx.db, ids, session_ids)
         outcome = Outcome(session_id=own_session, community_id=community_id, created_by_id=account.id)
         _apply(outcome, fields, start)
-        tx.db.add(outcome)
-        await tx.db.flush()
-        for row in rows:
-            row.outcome_id = outcome.id
-            tx.db.add(row)
-        await tx.db.flush()
-        actor = Actor.account(account.id)
-        await tx.emit(Stream.outcome(outcome.id), catalogue.OutcomeRecorded(**payload_fields(outcome, rows)), actor)
-        for day in [add_months(start, n) for n in plan]:
-            await _add_check_in(tx, rt, outcome, day, actor)
+        await add_outcome(tx, rt, account, outcome, [add_months(start, n) for n in plan], rows)
     return outcome
+
+
+async def add_outcome(
+    tx: events.Change,
+    rt: Runtime,
+    account: Account,
+    outcome: Outcome,
+    check_ins: Iterable[date],
+    rows: Iterable[OutcomeSource] = (),
+) -> list[FollowUp]:
+    """Inside a change: a checked outcome with its sources and its check-ins (each with its private
+    link), every step an event on the outcome's stream. Also for a caller whose own change records
+    one (an experiment's action)."""
+    tx.db.add(outcome)
+    await tx.db.flush()
+    rows = list(rows)
+    for row in rows:
+        row.outcome_id = outcome.id
+        tx.db.add(row)
+    await tx.db.flush()
+    actor = Actor.account(account.id)
+    await tx.emit(Stream.outcome(outcome.id), catalogue.OutcomeRecorded(**payload_fields(outcome, rows)), actor)
+    return [await _add_check_in(tx, rt, outcome, day, actor) for day in check_ins]
 
 
 async def update_outcome(

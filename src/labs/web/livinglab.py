@@ -15,10 +15,11 @@ from labs import i18n, paging
 from labs.errors import Invalid, LabsError
 from labs.models import Role
 from labs.runtime import Runtime
-from labs.services import compare, experiments, indicators, toc
+from labs.services import compare, experiments, followups, indicators, toc
 from labs.web import auth, indicator_chart, toc_picture
 from labs.web.auth import Identity
 from labs.web.forms import form_data
+from labs.web.record import base_url
 from labs.web.render import failed, page, request_lang
 
 Req = Request[Any, Any, State]
@@ -345,11 +346,13 @@ async def plan_experiment(request: Req, rt: Runtime, identity: Identity, lab_id:
 
 async def _experiment_page(request: Req, rt: Runtime, lab_id: int, experiment_id: int, **extra: Any) -> Response[Any]:
     theory = await toc.theory(rt, lab_id)
+    log = await experiments.get_log(rt, lab_id, experiment_id)
     return page(
         request,
         "livinglab/experiment.html",
         lab=theory.lab,
-        log=await experiments.get_log(rt, lab_id, experiment_id),
+        log=log,
+        private_links={a.check_in.id: followups.link(rt, base_url(request), a.check_in) for a in log.actions},
         links=_links(theory),
         sessions=await experiments.lab_sessions(rt, lab_id),
         tab="experiments",
@@ -366,7 +369,7 @@ async def experiment_view(request: Req, rt: Runtime, lab_id: int, experiment_id:
 async def experiment_action(
     request: Req, rt: Runtime, identity: Identity, lab_id: int, experiment_id: int, action: str
 ) -> Response[Any]:
-    """edit (plan and status), actions, done (an action), sessions, evaluation, case."""
+    """edit (plan and status), actions, sessions, evaluation, case."""
     data = await form_data(request)
     account = _account(identity)
 
@@ -375,8 +378,6 @@ async def experiment_action(
             await experiments.update(rt, account, lab_id, experiment_id, data)
         elif action == "actions":
             await experiments.add_action(rt, account, lab_id, experiment_id, data)
-        elif action == "done":
-            await experiments.action_done(rt, account, lab_id, experiment_id, data.get("action_id"))
         elif action == "sessions":
             await experiments.link_session(rt, account, lab_id, experiment_id, data.get("session_id"))
         elif action == "evaluation":

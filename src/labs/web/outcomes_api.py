@@ -221,6 +221,7 @@ def _check_in_json(check_in: followups.CheckIn) -> dict[str, Any]:
     return {
         "outcome": {"title": o.title, "what_changed": o.what_changed, "kind": o.kind.value},
         "session": {"title": check_in.session.title} if check_in.session else None,
+        "experiment": {"title": check_in.experiment.title} if check_in.experiment else None,
         "language": check_in.language,
         "due_on": f.due_on.isoformat(),
         "answer": {
