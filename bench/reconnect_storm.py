@@ -42,6 +42,7 @@ from _common import (
     live_session,
     raise_fd_limit,
     rss_kib,
+    start_py_spy,
     table,
 )
 
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--behind", type=int, default=200, help="events posted while the clients are away")
     parser.add_argument("--within", type=float, default=60, help="seconds to wait for the storm to settle")
+    parser.add_argument("--py-spy", metavar="FILE", help="profile the server during the storm (collapsed stacks)")
     args = parser.parse_args()
     raise_fd_limit()
     json_clients = args.clients // 10
@@ -124,7 +126,10 @@ def main() -> None:
         server.start()
         target = asyncio.run(post_behind(server.base_url, fac, sid, [p["token"] for p in joined[:POSTERS]],
                                          args.behind))
+        profiler = start_py_spy(server.pid, args.py_spy, 30)
         storm = pool.storm(target, args.within)[0]
+        if profiler:
+            profiler.wait()
     finally:
         if pool:
             pool.close()

@@ -163,6 +163,9 @@ def serve(host: str | None, port: int | None, reload: bool) -> None:
 
     import uvicorn
 
+    from labs.web import render
+
+    render.warm("live/stream.html")
     options: dict[str, Any] = {}
     if reload:
         options["reload_dirs"] = [str(PACKAGE), str(settings.templates_dir)]

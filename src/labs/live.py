@@ -309,6 +309,7 @@ class Hub:
         # (session, first seq, last seq) -> view key -> frames: a catch-up of many clients after a
         # venue Wi-Fi drop renders each missed stretch once per view, not once per client.
         self._frames: OrderedDict[tuple[int, int, int], dict[str, Frames]] = OrderedDict()
+        self._rendering: dict[tuple[tuple[int, int, int], str], asyncio.Future[dict[str, Frames]]] = {}
         self._watching: asyncio.Task[None] | None = None
 
     async def frames(self, session_id: int, batch: list[dict[str, Any]], keys: set[str]) -> dict[str, Frames]:
@@ -320,12 +321,31 @@ class Hub:
         span = (session_id, batch[0]["seq"], batch[-1]["seq"])
         made = self._frames.setdefault(span, {})
         self._frames.move_to_end(span)
-        missing = [k for k in keys if k not in made]
-        if missing:
-            made.update(await self._render(session_id, batch, missing))
+        found = {k: made[k] for k in keys if k in made}
+        # Clients reconnecting together ask for the same stretch at the same moment: the first
+        # renders it, the others wait for that rendering instead of each doing it again.
+        waits = {self._rendering[(span, k)] for k in keys if k not in found and (span, k) in self._rendering}
+        mine = [k for k in keys if k not in found and (span, k) not in self._rendering]
+        if mine:
+            done: asyncio.Future[dict[str, Frames]] = asyncio.get_running_loop().create_future()
+            self._rendering.update({(span, k): done for k in mine})
+            try:
+                rendered = await self._render(session_id, batch, mine)
+                done.set_result(rendered)
+            except BaseException as error:
+                done.set_exception(error)
+                done.exception()  # its waiters get it; no one else needs to be told
+                raise
+            finally:
+                for k in mine:
+                    self._rendering.pop((span, k), None)
+            made.update(rendered)
+            found.update(rendered)
+        for wait in waits:
+            found.update({k: v for k, v in (await wait).items() if k in keys})
         while len(self._frames) > FRAME_CACHE:
             self._frames.popitem(last=False)
-        return {k: made[k] for k in keys}
+        return found
 
     async def _render(self, session_id: int, batch: list[dict[str, Any]], keys: list[str]) -> dict[str, Frames]:
         views = await self._views(batch, keys)

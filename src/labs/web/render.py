@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2_fragments import render_block
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -34,6 +35,21 @@ def environment() -> jinja2.Environment:
     env.globals["NOTE_KINDS"] = ["idea", "insight", "question", "booster", "barrier", "action"]
     env.globals["SDGS"] = GOALS
     return env
+
+
+def warm(*names: str) -> None:
+    """Compile templates and all they import now: after a restart, a thousand reconnecting
+    phones should not wait while the first frame's macros compile."""
+    env = environment()
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        env.get_template(name)
+        source = env.loader.get_source(env, name)[0] if env.loader else ""
+        todo += [n for n in jinja2.meta.find_referenced_templates(env.parse(source)) if n]
 
 
 def request_lang(request: ASGIConnection[Any, Any, Any, Any], identity: Identity | None = None) -> str:
