@@ -188,6 +188,7 @@ ROWS = [
     row("POST", "/sessions/{session_id:int}/notes", RUNS_ACTION, NOTE_FORM),
     row("POST", "/sessions/{session_id:int}/cases", RUNS_ACTION, lambda w: {"case_id": w.case}),
     row("POST", "/sessions/{session_id:int}/proxies", RUNS_FORM, PROXY_FORM),
+    row("POST", "/sessions/{session_id:int}/participants/{participant_id:int}/remove", RUNS_ACTION, {"notes": "keep"}),
     row("POST", "/sessions/{session_id:int}/votes/{action:str}", RUNS_ACTION, action="close"),
     row("POST", "/sessions/{session_id:int}/polls", RUNS_FORM, POLL_FORM),
     row(
@@ -281,6 +282,12 @@ ROWS = [
     row("POST", "/api/v1/sessions/{session_id:int}/timer", RUNS_API, {"action": "add", "seconds": 60}),
     row("POST", "/api/v1/join", "201 201 201 201 201 201 201", lambda w: {**JOIN_FORM, "join_code": w.code}),
     row("PUT", "/api/v1/sessions/{session_id:int}/consent", PARTICIPANT_API, {"consent": "anonymous"}),
+    row(
+        "POST",
+        "/api/v1/sessions/{session_id:int}/participants/{participant_id:int}/remove",
+        RUNS_API,
+        {"notes": "remove"},
+    ),
     row("GET", "/api/v1/sessions/{session_id:int}/notes", "401 200 404 200 404 404 200"),
     row("POST", "/api/v1/sessions/{session_id:int}/notes", "401 201 404 201 404 404 201", NOTE_FORM),
     row("PUT", "/api/v1/sessions/{session_id:int}/notes/{note_id:int}", PARTICIPANT_API, {"body": "Edited"}),

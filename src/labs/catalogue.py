@@ -53,11 +53,12 @@ class Refs:
         return row.display_name if row is not None else None
 
 
-# shape(data, audience, refs) -> what that audience gets of `data`
-Shape = Callable[[dict[str, Any], Audience, Refs], dict[str, Any]]
+# shape(data, audience, refs) -> what that audience gets of `data`; None: nothing (the event is
+# redacted for it, as if the audience were not listed)
+Shape = Callable[[dict[str, Any], Audience, Refs], dict[str, Any] | None]
 
 
-def _as_is(data: dict[str, Any], _audience: Audience, _refs: Refs) -> dict[str, Any]:
+def _as_is(data: dict[str, Any], _audience: Audience, _refs: Refs) -> dict[str, Any] | None:
     return data
 
 
@@ -127,11 +128,14 @@ def view(event: dict[str, Any], audience: Audience, refs: Refs) -> dict[str, Any
     nothing: {"seq", "at", "type": "redacted", "data": {}}. Types no longer in the catalogue
     (older logs) are for facilitators only."""
     spec = CATALOGUE.get(event["type"])
-    if spec is None or audience not in spec.audiences:
-        if spec is None and audience is Audience.facilitator:
-            return event
+    data = None
+    if spec is not None and audience in spec.audiences:
+        data = spec.shape(dict(event["data"]), audience, refs)
+    elif spec is None and audience is Audience.facilitator:
+        return event
+    if data is None:
         return {"seq": event["seq"], "at": event["at"], "type": REDACTED, "data": {}}
-    return {**event, "data": spec.shape(dict(event["data"]), audience, refs)}
+    return {**event, "data": data}
 
 
 def note_ids(events: Iterable[dict[str, Any]]) -> set[int]:
@@ -420,6 +424,31 @@ class ConsentChanged(Payload):
 class ParticipantErased(Payload):
     participant_id: int
     notes: str
+
+
+def _removed(data: dict[str, Any], audience: Audience, _refs: Refs) -> dict[str, Any] | None:
+    """Outside the console a removal is only what it takes off the wall: the notes that went
+    (nothing at all when they stay)."""
+    if audience in (Audience.facilitator, Audience.researcher):
+        return data
+    return {"note_ids": data["note_ids"]} if data["note_ids"] else None
+
+
+@event(
+    "participant.removed",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("people", "wall"),
+    doc="A facilitator removed a participant from the session: their token stopped working and "
+    "their open streams closed. `notes`: `keep` (their notes stay on the wall) or `remove` (they "
+    "went, as if deleted: `note_ids`). Participants and the projector get `note_ids` alone, and "
+    "nothing at all when no note went.",
+    shape=_removed,
+)
+class ParticipantRemoved(Payload):
+    participant_id: int
+    notes: str
+    note_ids: list[int] = []
 
 
 # ==========================================================================================

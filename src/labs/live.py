@@ -82,6 +82,10 @@ class TooSlow(Exception):
     """A client whose socket did not take a frame within SLOW_WRITE_S: it is dropped."""
 
 
+class Removed(Exception):
+    """A participant's client whose participant a facilitator removed: it is closed, for good."""
+
+
 @dataclass(frozen=True)
 class Frames:
     """Events first..last of a session as one view receives them: one text, or (JSON clients
@@ -104,6 +108,8 @@ class Client:
     # JSON clients: several events per frame ({"events": [...]}), asked for with ?batch=1.
     # HTML views always get one frame per batch (its fragments are applied in order).
     batch: bool = False
+    participant_id: int | None = None  # whose phone or token this is (participants' clients)
+    removed: bool = False
     queue: asyncio.Queue[Frames | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE))
     queued_bytes: int = 0
     sent_seq: int = 0
@@ -146,6 +152,12 @@ class Client:
     def resync(self, after: int) -> None:
         """Send everything after `after` again (the client says it lost what came later)."""
         self.sent_seq = min(self.sent_seq, after)
+        self.offer_restart()
+
+    def remove(self) -> None:
+        """Its participant was removed: the pump stops at its next turn and the socket closes."""
+        self.removed = True
+        self.idle = False
         self.offer_restart()
 
     def offer_restart(self) -> None:
@@ -282,7 +294,10 @@ class Room:
     async def deliver(self, batch: list[dict[str, Any]]) -> None:
         # A client that arrives while this renders is not in the list: its catch-up from the
         # database (which starts after it registered) already holds these events.
-        clients = list(self.clients)
+        gone = {e["data"]["participant_id"] for e in batch if e.get("type") == "participant.removed"}
+        for client in [c for c in self.clients if c.participant_id is not None and c.participant_id in gone]:
+            client.remove()
+        clients = [c for c in self.clients if not c.removed]
         frames = await self.hub.frames(self.session_id, batch, {client.key for client in clients})
         done = 0
         while done < len(clients):
@@ -412,9 +427,11 @@ class Hub:
             client.sent_seq = after
             await self.catch_up(session_id, client, on_reset)
             while True:
-                client.idle = client.queue.empty()
+                client.idle = client.queue.empty() and not client.removed
                 item = await client.queue.get()
                 client.idle = False
+                if client.removed:
+                    raise Removed(f"participant {client.participant_id} was removed")
                 if item is not None:
                     client.take(item)
                     if item.last <= client.sent_seq:

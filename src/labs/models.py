@@ -384,6 +384,8 @@ class Participant(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     proxy: Mapped[bool] = mapped_column(Boolean, default=False)
     joined_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    # Set when a facilitator removed them: their token stops working, the row stays for the record.
+    removed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
 
     consents: Mapped[list[ConsentRecord]] = relationship(
         back_populates="participant", order_by="ConsentRecord.id", cascade="all, delete-orphan"

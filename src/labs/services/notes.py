@@ -255,7 +255,7 @@ async def _proxy_id(db: AsyncSession, session_id: int, value: Any) -> int | None
     if value in (None, ""):
         return None
     participant = await db.get(Participant, validate.integer(value, "participant_id"))
-    if participant is None or participant.session_id != session_id:
+    if participant is None or participant.session_id != session_id or participant.removed_at is not None:
         raise Invalid("That participant is not in this session.", {"participant_id": "Unknown participant."})
     # Only for people entered without a device: anyone else posts (and edits) their own notes.
     if not participant.proxy:

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import enum
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import catalogue, events, validate
-from labs.errors import Conflict, Gone, Invalid, NotFound, RateLimited
+from labs import catalogue, events, paging, validate
+from labs.errors import Conflict, Forbidden, Gone, Invalid, NotFound, RateLimited
 from labs.events import Actor, Stream
 from labs.i18n import N_
-from labs.models import Account, Consent, ConsentRecord, LabSession, Participant, Sector, SessionStatus
+from labs.models import (
+    Account,
+    Consent,
+    ConsentRecord,
+    LabSession,
+    MemberDevice,
+    Note,
+    Participant,
+    Sector,
+    SessionStatus,
+)
+from labs.paging import Page
 from labs.runtime import Runtime
 from labs.services import members
 from labs.services.credentials import PARTICIPANT_TOKEN_PREFIX, new_token, token_digest
@@ -19,6 +32,7 @@ from labs.services.sessions import joinable, load_for, normalise_code
 
 MAX_NAME = 60
 NOT_JOINABLE = "This session is not open for joining now. Ask the facilitator."
+REMOVED = N_("You were removed from this session.")
 # Other server processes may show a changed consent this much later on the participant's page.
 TOKEN_CACHE_S = 30.0
 
@@ -85,6 +99,8 @@ async def join(rt: Runtime, code: str, data: dict[str, Any], client: str, device
         raise Conflict(NOT_JOINABLE)
     token = new_token(PARTICIPANT_TOKEN_PREFIX)
     async with events.change(rt) as tx:
+        if device and await _removed_device(tx.db, session.id, device):
+            raise Forbidden(REMOVED)
         participant = Participant(session_id=session.id, token_hash=token_digest(token), **fields)
         tx.db.add(participant)
         await tx.db.flush()
@@ -126,6 +142,61 @@ async def add_proxy(rt: Runtime, account: Account, session_id: int, data: dict[s
     return participant
 
 
+class NotesMode(enum.StrEnum):
+    """What happens to a removed participant's notes."""
+
+    keep = "keep"  # they stay on the wall and in the record
+    remove = "remove"  # they go from every view, as if their author had deleted them
+
+
+async def remove(rt: Runtime, account: Account, session_id: int, participant_id: Any, notes: Any) -> Participant:
+    """A facilitator removes someone from the session (a proxy participant too): their token stops
+    working at once, their open streams close, and their notes stay or go, as chosen. The row
+    stays (the record still says they were there). They may join again afresh unless joining is
+    locked, but not with this device's cookies."""
+    mode = validate.choice(NotesMode, notes, "notes")
+    pid = validate.integer(participant_id, "participant_id")
+    async with events.change(rt) as tx:
+        await load_for(tx.db, session_id, account)
+        participant = await tx.db.get(Participant, pid)
+        if participant is None or participant.session_id != session_id:
+            raise NotFound("No such participant in this session.")
+        if participant.removed_at is not None:
+            raise Conflict("This participant was removed already.")
+        now = datetime.now(UTC)
+        participant.removed_at = now
+        gone: list[int] = []
+        if mode is NotesMode.remove:
+            found = await tx.db.scalars(
+                select(Note).where(Note.participant_id == pid, Note.deleted.is_(False)).order_by(Note.id)
+            )
+            for note in found.all():
+                note.deleted, note.updated_at = True, now
+                gone.append(note.id)
+        await tx.emit(
+            Stream.session(session_id),
+            catalogue.ParticipantRemoved(participant_id=pid, notes=mode.value, note_ids=gone),
+            Actor.account(account.id),
+        )
+    if participant.token_hash:  # committed: no worker may recognise the token from now on
+        await rt.shared.forget(f"participant:{participant.token_hash}")
+    return participant
+
+
+async def _removed_device(db: AsyncSession, session_id: int, device: str) -> bool:
+    """Whether the community device token belongs to a member who was removed from this session."""
+    found = await db.scalar(
+        select(Participant.id)
+        .join(MemberDevice, MemberDevice.member_id == Participant.member_id)
+        .where(
+            MemberDevice.token_hash == token_digest(device),
+            Participant.session_id == session_id,
+            Participant.removed_at.is_not(None),
+        )
+    )
+    return found is not None
+
+
 async def change_consent(rt: Runtime, participant: Participant, choice: str) -> Participant:
     consent = validate.choice(Consent, choice, "consent")
     async with events.change(rt) as tx:
@@ -152,10 +223,28 @@ async def by_token(rt: Runtime, token: str) -> Participant | None:
     if (known := await rt.shared.recall(f"participant:{digest}")) is not None:
         return _participant(known)
     async with rt.db.read() as db:
-        participant = await db.scalar(select(Participant).where(Participant.token_hash == digest))
+        participant = await db.scalar(
+            select(Participant).where(Participant.token_hash == digest, Participant.removed_at.is_(None))
+        )
     if participant is not None:
         await rt.shared.remember(f"participant:{digest}", _remembered(participant), TOKEN_CACHE_S)
     return participant
+
+
+async def removed_by_token(rt: Runtime, token: str | None, session_id: int) -> bool:
+    """Whether `token` was a participant's of this session whom a facilitator removed (their
+    phone then says so, instead of asking them to join)."""
+    if not token:
+        return False
+    async with rt.db.read() as db:
+        found = await db.scalar(
+            select(Participant.id).where(
+                Participant.token_hash == token_digest(token),
+                Participant.session_id == session_id,
+                Participant.removed_at.is_not(None),
+            )
+        )
+    return found is not None
 
 
 def _remembered(p: Participant) -> dict[str, Any]:
@@ -183,9 +272,25 @@ def _participant(known: dict[str, Any]) -> Participant:
 async def in_session(rt: Runtime, session_id: int) -> list[Participant]:
     async with rt.db.read() as db:
         rows = await db.scalars(
-            select(Participant).where(Participant.session_id == session_id).order_by(Participant.display_name)
+            select(Participant)
+            .where(Participant.session_id == session_id, Participant.removed_at.is_(None))
+            .order_by(Participant.display_name)
         )
         return list(rows.all())
+
+
+ROSTER_PAGE = 20
+
+
+async def roster(rt: Runtime, session_id: int, page: Any = 1) -> Page[Participant]:
+    """Who is in the session now (not removed), newest first, a page at a time: the console's list."""
+    query = (
+        select(Participant)
+        .where(Participant.session_id == session_id, Participant.removed_at.is_(None))
+        .order_by(Participant.id.desc())
+    )
+    async with rt.db.read() as db:
+        return await paging.fetch(db, query, page, ROSTER_PAGE)
 
 
 async def consent_history(rt: Runtime, participant_id: int) -> list[ConsentRecord]:

@@ -276,7 +276,7 @@ async def state(rt: Runtime, session_id: int, participant_id: int | None = None)
         # The console answers for people without a device (proxy participants) by name.
         proxies = await db.execute(
             select(Participant.id, Participant.display_name)
-            .where(Participant.session_id == session_id, Participant.proxy.is_(True))
+            .where(Participant.session_id == session_id, Participant.proxy.is_(True), Participant.removed_at.is_(None))
             .order_by(Participant.display_name)
         )
         data["proxies"] = [{"id": i, "display_name": n} for i, n in proxies.all()]
@@ -402,6 +402,6 @@ async def _proxy(db: AsyncSession, session_id: int, participant_id: Any) -> Part
     if participant_id in (None, ""):
         raise Invalid("Say whom the answer is for.", {"participant_id": "Choose the person."})
     person = await db.get(Participant, validate.integer(participant_id, "participant_id"))
-    if person is None or person.session_id != session_id or not person.proxy:
+    if person is None or person.session_id != session_id or not person.proxy or person.removed_at is not None:
         raise NotFound("No such person without a device in this session.")
     return person

@@ -121,7 +121,11 @@ async def facilitators(rt: Runtime, session_id: int) -> list[SessionFacilitator]
 async def participant_count(rt: Runtime, session_id: int) -> int:
     async with rt.db.read() as db:
         return int(
-            await db.scalar(select(func.count()).select_from(Participant).where(Participant.session_id == session_id))
+            await db.scalar(
+                select(func.count())
+                .select_from(Participant)
+                .where(Participant.session_id == session_id, Participant.removed_at.is_(None))
+            )
             or 0
         )
 

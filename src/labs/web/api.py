@@ -5,6 +5,7 @@ session always come from the token, never from the payload."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import Counter
 from typing import Any, Literal
@@ -29,6 +30,9 @@ MAX_WS_MESSAGE = 64 * 1024
 # Open live streams per caller (participant or account) in one server process: a phone and a
 # laptop with a few tabs each fit; a script opening hundreds does not.
 MAX_STREAMS_PER_CALLER = 10
+# A removed participant's streams close with this code (and do not come back: their token is void).
+REMOVED_CLOSE = 4403
+PARTICIPANT_VIEWS = (fragments.PARTICIPANT, live.JSON_PARTICIPANT)
 
 
 class TokenRequest(msgspec.Struct):
@@ -212,6 +216,23 @@ async def join(request: Request[Any, Any, State], rt: Runtime, data: JoinIn) -> 
     joined = await participants.join(rt, data.join_code, _dict(data), auth.client_address(request), data.device_token)
     p = joined.participant
     return JoinOut(p.session_id, p.id, joined.token, member_id=p.member_id, device_token=joined.device)
+
+
+class RemoveIn(msgspec.Struct):
+    notes: Literal["keep", "remove"]
+
+
+@post(
+    "/sessions/{session_id:int}/participants/{participant_id:int}/remove",
+    guards=[auth.facilitator],
+    status_code=200,
+    summary="Remove a participant: their token stops working; their notes kept or removed",
+)
+async def remove_participant(
+    rt: Runtime, identity: Identity, session_id: int, participant_id: int, data: RemoveIn
+) -> dict[str, Any]:
+    removed = await participants.remove(rt, _account(identity), session_id, participant_id, data.notes)
+    return {**participants.participant_data(removed), "removed_at": removed.removed_at.isoformat()}  # type: ignore[union-attr]
 
 
 @put("/sessions/{session_id:int}/consent", guards=[auth.require_participant], summary="Change my consent")
@@ -438,11 +459,21 @@ async def _serve(
     async def reset() -> None:
         await send(await fragments.snapshot(rt, session_id, audience, lang))
 
-    client = live.Client(audience=audience, send=send, lang=lang, batch=batch == 1)
+    who = identity.participant.id if identity.participant and audience in PARTICIPANT_VIEWS else None
+    client = live.Client(audience=audience, send=send, lang=lang, batch=batch == 1, participant_id=who)
     pump = asyncio.create_task(hub.serve(session_id, client, max(after, 0), reset))
-    # If delivery fails (or the client stopped reading), close with 1011 so the client reconnects
-    # and resumes from its last seq.
-    pump.add_done_callback(lambda t: t.cancelled() or asyncio.ensure_future(_close(socket, 1011)))
+
+    closing: list[asyncio.Future[None]] = []
+
+    def finished(task: asyncio.Task[None]) -> None:
+        # A removed participant's stream ends for good; if delivery failed (or the client stopped
+        # reading), 1011, so the client reconnects and resumes from its last seq.
+        if not task.cancelled():
+            removed = isinstance(task.exception(), live.Removed)
+            ending = _farewell(socket, audience, lang) if removed else _close(socket, 1011)
+            closing.append(asyncio.ensure_future(ending))
+
+    pump.add_done_callback(finished)
     try:
         while True:
             raw = await socket.receive_text()
@@ -474,11 +505,19 @@ def _answer(raw: str, client: live.Client) -> dict[str, Any] | None:
     return {"type": "error", "error": f"Unknown message type {kind!r}; known: ping, resync."}
 
 
-async def _close(socket: WebSocket[Any, Any, State], code: int) -> None:
+async def _close(socket: WebSocket[Any, Any, State], code: int, reason: str | None = None) -> None:
     try:
-        await socket.close(code=code)
+        await socket.close(code=code, reason=reason)
     except Exception:  # already closed
         return
+
+
+async def _farewell(socket: WebSocket[Any, Any, State], audience: str, lang: str) -> None:
+    """A removed participant's stream ends for good: their page is told so, then 4403."""
+    if audience == fragments.PARTICIPANT:
+        with contextlib.suppress(Exception):
+            await socket.send_text(fragments.removed_notice(lang))
+    await _close(socket, REMOVED_CLOSE, "You were removed from this session")
 
 
 routes = [
@@ -495,6 +534,7 @@ routes = [
             activate_activity,
             set_timer,
             join,
+            remove_participant,
             change_consent,
             post_note,
             list_notes,

@@ -12,13 +12,26 @@ from typing import Any
 from labs.catalogue import REDACTED
 from labs.models import LabSession
 from labs.runtime import Runtime
-from labs.services import cases, notes, polls, sessions, votes
+from labs.services import cases, notes, participants, polls, sessions, votes
 from labs.web.render import fragment
 
 CONSOLE, PROJECTOR, PARTICIPANT = "console", "projector", "participant"
 HTML_AUDIENCES = (CONSOLE, PROJECTOR, PARTICIPANT)
 
-REGIONS = ("status", "agenda", "current", "timer", "wall", "votes", "people", "clusters", "cases", "poll", "poll_count")
+REGIONS = (
+    "status",
+    "agenda",
+    "current",
+    "timer",
+    "wall",
+    "votes",
+    "people",
+    "roster",
+    "clusters",
+    "cases",
+    "poll",
+    "poll_count",
+)
 # Which regions an event type changes (note events change one card; see render).
 REGIONS_BY_EVENT = {
     "session.started": ("status", "agenda", "current", "timer", "wall"),
@@ -29,10 +42,12 @@ REGIONS_BY_EVENT = {
     "activity.updated": ("agenda", "current"),
     "activity.removed": ("agenda",),
     "activities.reordered": ("agenda",),
-    "participant.joined": ("people",),
+    "participant.joined": ("people", "roster"),
     "consent.changed": ("people",),
     # An erased person's notes lose their author or go: the wall is drawn again from the tables.
-    "participant.erased": ("people", "wall", "clusters", "votes"),
+    "participant.erased": ("people", "roster", "wall", "clusters", "votes"),
+    # A removed person's notes that went leave as cards (note_ids), like deleted ones.
+    "participant.removed": ("people", "roster"),
     "cluster.created": ("clusters",),
     "vote.round_opened": ("votes",),
     "vote.cast": ("votes",),
@@ -59,11 +74,16 @@ NOTE_EVENTS = {
 
 
 async def state(
-    rt: Runtime, session_id: int, regions: tuple[str, ...] | None = None, only: notes.WallFilter | None = None
+    rt: Runtime,
+    session_id: int,
+    regions: tuple[str, ...] | None = None,
+    only: notes.WallFilter | None = None,
+    people_page: Any = 1,
 ) -> dict[str, Any]:
     """Everything the regions need (only what `regions` asks for, when given), for every audience:
     the wall (its first page, or what the console's filter `only` lets through) holds hidden notes
-    too, and the templates show them to the console only."""
+    too, and the templates show them to the console only; the roster (the console's list of who
+    is in the session) is page `people_page`, newest first."""
     session: LabSession = await sessions.get(rt, session_id)
     want = set(regions or REGIONS)
     current = next((a for a in session.activities if a.id == session.current_activity_id), None)
@@ -80,6 +100,8 @@ async def state(
         ctx["vote"] = await votes.state(rt, session_id)
     if "people" in want:
         ctx["people"] = await sessions.participant_count(rt, session_id)
+    if "roster" in want:
+        ctx["roster"] = await participants.roster(rt, session_id, people_page)
     if "cases" in want:
         ctx["cases"] = await cases.shared_in(rt, session_id)
     if want & {"poll", "poll_count"}:
@@ -145,6 +167,9 @@ async def render(rt: Runtime, session_id: int, batch: list[dict[str, dict[str, A
         seen = [event[key] for event in batch if event[key]["type"] != REDACTED]
         # The last event of each note is its state at the end of the batch: one card each.
         latest = {v["data"]["id"]: v["data"] for v in seen if v["type"] in NOTE_EVENTS}
+        for v in seen:
+            if v["type"] == "participant.removed":  # their notes went: the cards go
+                latest.update({n: {"id": n, "activity_id": None, "deleted": True} for n in v["data"]["note_ids"]})
         mine = {r for v in seen for r in REGIONS_BY_EVENT.get(v["type"], ())}
         cards = [(n, _on_wall(n, audience, ctx)) for n in latest.values()]
         frames[key] = _frame(
@@ -159,6 +184,11 @@ def _on_wall(note: dict[str, Any], audience: str, ctx: dict[str, Any]) -> bool:
 
 def _frame(seq: int, audience: str, lang: str, ctx: dict[str, Any], cards: list[tuple[dict[str, Any], bool]]) -> str:
     return fragment("live/stream.html", "frame", seq=seq, audience=audience, lang=lang, cards=cards, **ctx)
+
+
+def removed_notice(lang: str) -> str:
+    """The last frame a removed participant's page gets: the notice in place of the page."""
+    return fragment("live/removed.html", "frame", lang=lang, title=None)
 
 
 async def snapshot(rt: Runtime, session_id: int, audience: str, lang: str) -> str:

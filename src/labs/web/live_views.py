@@ -37,10 +37,11 @@ async def _view(
     audience: str,
     template: str,
     only: notes.WallFilter | None = None,
+    people_page: Any = 1,
 ) -> Response[Any]:
     assert identity.account
     session = await sessions.get_for(rt, session_id, identity.account)
-    ctx = await state(rt, session.id, only=only)
+    ctx = await state(rt, session.id, only=only, people_page=people_page)
     url = join_url(request, rt, session.join_code)
     return page(
         request,
@@ -65,9 +66,10 @@ async def console(
     kind: str | None = None,
     cluster: str | None = None,
     hidden: str | None = None,
+    people: str | None = None,
 ) -> Response[Any]:
     only = notes.WallFilter.parse(kind, cluster, hidden)
-    return await _view(request, rt, identity, session_id, CONSOLE, "live/console.html", only)
+    return await _view(request, rt, identity, session_id, CONSOLE, "live/console.html", only, people)
 
 
 @get("/sessions/{session_id:int}/notes/older", guards=guards)
@@ -190,6 +192,16 @@ async def add_proxy(request: Req, rt: Runtime, identity: Identity, session_id: i
     return Redirect(f"/sessions/{session_id}/console#proxy-title")
 
 
+@post("/sessions/{session_id:int}/participants/{participant_id:int}/remove", guards=guards)
+async def remove_participant(
+    request: Req, rt: Runtime, identity: Identity, session_id: int, participant_id: int
+) -> Response[None]:
+    assert identity.account
+    data = await form_data(request)
+    await participants.remove(rt, identity.account, session_id, participant_id, data.get("notes"))
+    return done()
+
+
 @post("/sessions/{session_id:int}/votes/{action:str}", guards=guards)
 async def voting(request: Req, rt: Runtime, identity: Identity, session_id: int, action: str) -> Response[None]:
     assert identity.account
@@ -217,5 +229,6 @@ routes = [
     proxy_note,
     share_case,
     add_proxy,
+    remove_participant,
     voting,
 ]

@@ -10,7 +10,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.response import Redirect
 
-from labs.errors import LabsError, NotFound
+from labs.errors import Forbidden, LabsError, NotFound
 from labs.i18n import N_
 from labs.models import Participant, SessionStatus
 from labs.runtime import Runtime
@@ -33,8 +33,19 @@ async def current_participant(request: Req, session_id: int) -> Participant | No
 async def _me(request: Req, rt: Runtime, session_id: int) -> Participant:
     participant = await current_participant(request, session_id)
     if participant is None:
+        if await _was_removed(request, rt, session_id):
+            raise Forbidden(participants.REMOVED)
         raise NotFound("Join the session first: open its link or enter its code.")
     return participant
+
+
+async def _was_removed(request: Req, rt: Runtime, session_id: int) -> bool:
+    """This device's cookie for the session is that of a participant a facilitator removed."""
+    return await participants.removed_by_token(rt, request.cookies.get(participant_cookie(session_id)), session_id)
+
+
+def _removed_page(request: Req, title: str | None = None) -> Response[Any]:
+    return page(request, "live/removed.html", status_code=403, title=title)
 
 
 @get("/join")
@@ -67,6 +78,8 @@ async def join_form(request: Req, rt: Runtime, code: str) -> Response[Any]:
         )
     if await current_participant(request, session.id):
         return Redirect(f"/p/{session.id}")
+    if await _was_removed(request, rt, session.id):
+        return _removed_page(request, session.title)
     if not sessions.joinable(session):
         return page(
             request, "errors/error.html", status_code=409, title=session.title, message=participants.NOT_JOINABLE
@@ -80,11 +93,15 @@ async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
     session = await sessions.by_code(rt, code)
     community_id = session.community_id if session else None
     device = request.cookies.get(members.device_cookie(community_id)) if community_id else None
+    if session is not None and await _was_removed(request, rt, session.id):
+        return _removed_page(request, session.title)
     try:
         participant, token, device = await participants.join(rt, code, data, auth.client_address(request), device)
     except LabsError as e:
         if session is None or e.status_code in (410, 429):
             raise
+        if e.status_code == 403:  # this device's member was removed from the session
+            return _removed_page(request, session.title)
         return page(
             request,
             "live/join.html",
@@ -101,6 +118,8 @@ async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
 @get("/p/{session_id:int}")
 async def participant_page(request: Req, rt: Runtime, session_id: int) -> Response[Any]:
     me = await current_participant(request, session_id)
+    if me is None and await _was_removed(request, rt, session_id):
+        return _removed_page(request)
     if me is None:
         # The same answer whether the session exists or not, and never its code: ids are sequential.
         message = N_("Join the session first: open its link or enter its code.")
