@@ -14,10 +14,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+from alembic import command
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from labs import migrate
 from labs.models import Base
 from labs.settings import Settings
 from labs.testing import PASSWORD, LiveServer
@@ -90,6 +92,16 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield pg_dsn(name).replace("postgresql://", "postgresql+asyncpg://")
     finally:
         await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def migrated(db_url: str) -> str:
+    """The test database as the CLI expects it: the PostgreSQL one is made by create_all, so it is
+    stamped with the head revision (the SQLite copy was made by the migrations themselves)."""
+    if db_url.startswith("postgresql"):
+        with ThreadPoolExecutor(1) as pool:  # Alembic runs a loop of its own
+            pool.submit(command.stamp, migrate.config(db_url), "head").result()
+    return db_url
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def test_top_level_help_lists_every_command(env: dict[str, str]) -> None:
     result = run(env, "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage: labs" in result.stdout
-    for command in ("serve", "db", "users", "demo", "privacy"):
+    for command in ("serve", "db", "users", "demo", "privacy", "cleanup"):
         assert re.search(rf"^\s+{command}\s+\S", result.stdout, re.M), result.stdout
 
 

@@ -9,7 +9,6 @@ import email
 import email.policy
 import subprocess
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,12 +16,11 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from alembic import command
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
-from labs import events, migrate
+from labs import events
 from labs.events import Stream
 from labs.models import FollowUp, LabSession
 from labs.services import outcomes, sessions
@@ -58,16 +56,6 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
         yield handler, port
     finally:
         controller.stop()
-
-
-@pytest.fixture
-def migrated(db_url: str) -> str:
-    """The test database as the CLI expects it: the PostgreSQL one is made by create_all, so it is
-    stamped with the head revision (the SQLite copy was made by the migrations themselves)."""
-    if db_url.startswith("postgresql"):
-        with ThreadPoolExecutor(1) as pool:  # Alembic runs a loop of its own
-            pool.submit(command.stamp, migrate.config(db_url), "head").result()
-    return db_url
 
 
 def send(db_url: str, tmp_path: Path, smtp_url: str | None) -> subprocess.CompletedProcess[str]:

@@ -7,6 +7,7 @@ Every test runs on SQLite (a temp file) and on PostgreSQL when LABS_TEST_POSTGRE
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -348,3 +349,25 @@ def test_experiment_actions_become_follow_ups(db_url: str) -> None:
         ("Invite", "Esra", "2027-01-10", False),
     ]
     assert run_sync(db_url, lambda c: c.execute(text("SELECT count(*) FROM outcome")).scalar_one()) == 0
+
+
+def test_open_logins_are_hashed_in_place(db_url: str) -> None:
+    """0022 keeps people logged in: the plain cookie value becomes its SHA-256, which is what the
+    app looks up; downgrading cannot undo a digest, so it ends every login."""
+    migrate.upgrade(db_url, "0021")
+    run_sync(db_url, lambda c: c.execute(text(SEED[0])))
+    run_sync(
+        db_url,
+        lambda c: c.execute(
+            text(
+                "INSERT INTO login_session (id, account_id, created_at, expires_at)"
+                " VALUES ('plain-cookie', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        ),
+    )
+    migrate.upgrade(db_url, "0022")
+    rows = run_sync(db_url, lambda c: c.execute(text("SELECT token_hash, last_seen_at FROM login_session")).all())
+    assert [r[0] for r in rows] == [hashlib.sha256(b"plain-cookie").hexdigest()]
+    assert rows[0][1] is not None
+    migrate.downgrade(db_url, "0021")
+    assert run_sync(db_url, lambda c: c.execute(text("SELECT count(*) FROM login_session")).scalar_one()) == 0

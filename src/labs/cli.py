@@ -280,6 +280,22 @@ def users_create(email: str, password: str, role: str, name: str) -> None:
     click.echo(f"Created {account.role.value} {account.email} ({account.display_name}).")
 
 
+@cli.command("cleanup")
+def cleanup() -> None:
+    """Delete the login sessions and API tokens that have ended.
+
+    Safe to run from cron (e.g. hourly) and beside running servers: it deletes only rows that no
+    request can use any more (idle or past their expiry), so nobody is logged out by it. The app
+    also removes an account's ended logins when that account logs in.
+    """
+    settings = get_settings()
+    _require_ready(settings.database_url)
+    from labs.services import accounts
+
+    removed = _run(settings, accounts.remove_expired)
+    click.echo(f"Removed {removed.login_sessions} ended login session(s).")
+
+
 # --- privacy -------------------------------------------------------------------------------
 
 

@@ -208,12 +208,15 @@ class Account(Base):
 
 
 class LoginSession(Base):
-    """Server-side browser session: the cookie holds only the random id."""
+    """Server-side browser session. The cookie holds a random secret; only its SHA-256 is stored,
+    so a copy of the database logs nobody in. It ends after a while without requests (last_seen_at,
+    refreshed every few minutes) or at expires_at, whichever comes first."""
 
     __tablename__ = "login_session"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC)
 
 

@@ -18,6 +18,14 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+def _positive(name: str, default: int) -> int:
+    """A whole number above zero from the environment, or a clear error at start-up."""
+    raw = _env(name, str(default))
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number above 0, not {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(_env("LABS_DATA_DIR", str(ROOT / "var"))))
@@ -35,6 +43,12 @@ class Settings:
     )
     # Origins (space-separated) that may show the projector in a frame, e.g. a city dashboard.
     frame_ancestors: str = field(default_factory=lambda: _env("LABS_FRAME_ANCESTORS", ""))
+    # Login sessions end after this many hours without a request, and this many days after login.
+    login_idle_hours: int = field(default_factory=lambda: _positive("LABS_LOGIN_IDLE_HOURS", 12))
+    login_max_days: int = field(default_factory=lambda: _positive("LABS_LOGIN_MAX_DAYS", 14))
+    # API tokens last this many days unless their owner asks for fewer; never more than the maximum.
+    token_days: int = field(default_factory=lambda: _positive("LABS_TOKEN_DAYS", 90))
+    token_max_days: int = field(default_factory=lambda: _positive("LABS_TOKEN_MAX_DAYS", 365))
     secret_key: str = ""
     # Keys the HMAC behind research pseudonyms. Kept apart from the data (never in the database, so
     # never in its backups): whoever holds a copy of the database cannot link pseudonyms to people.
@@ -58,6 +72,8 @@ class Settings:
             object.__setattr__(self, "database_url", normalise_db_url(url))
         if self.deletion_log == Path():
             object.__setattr__(self, "deletion_log", self.data_dir / "deletion-log.jsonl")
+        if self.token_days > self.token_max_days:
+            raise ValueError("LABS_TOKEN_DAYS must not be more than LABS_TOKEN_MAX_DAYS")
         if not self.secret_key:
             object.__setattr__(self, "secret_key", _env("LABS_SECRET_KEY", "") or self._stored_secret("secret_key"))
         if not self.pseudonym_key:

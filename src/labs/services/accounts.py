@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from labs.errors import Conflict, Invalid, RateLimited, Unauthorized
@@ -21,7 +21,9 @@ from labs.services.credentials import (
     verify_password,
 )
 
-LOGIN_LIFETIME = timedelta(days=14)
+# How stale last_seen_at (and a token's last_used_at) may get before a request writes it again:
+# idle expiry stays accurate to a few minutes while a page load is not a write each time.
+TOUCH_EVERY = timedelta(minutes=5)
 WRONG_LOGIN = "Wrong email or password."
 
 
@@ -85,33 +87,77 @@ async def authenticate(rt: Runtime, email: str, password: str, *, client: str = 
     return account
 
 
+def login_lifetime(rt: Runtime) -> timedelta:
+    """The longest a login lasts (the cookie's max-age)."""
+    return timedelta(days=rt.settings.login_max_days)
+
+
+def _login_expired(rt: Runtime, now: datetime) -> ColumnElement[bool]:
+    idle = timedelta(hours=rt.settings.login_idle_hours)
+    return or_(LoginSession.expires_at <= now, LoginSession.last_seen_at <= now - idle)
+
+
 async def log_in(
-    rt: Runtime, email: str, password: str, old_session_id: str | None = None, *, client: str = "local"
+    rt: Runtime, email: str, password: str, old_secret: str | None = None, *, client: str = "local"
 ) -> tuple[Account, str]:
-    """Check the password and open a fresh login session (a new id every time: no fixation)."""
+    """Check the password and open a fresh login session (a new secret every time: no fixation).
+    Returns the secret for the cookie; the database keeps only its digest. The account's ended
+    login sessions go at the same time (an indexed delete), so rows never pile up per person."""
     account = await authenticate(rt, email, password, client=client)
-    session_id = secrets.token_urlsafe(32)
+    secret = new_token()
+    now = datetime.now(UTC)
     async with rt.db.write() as db:
-        if old_session_id:
-            await db.execute(delete(LoginSession).where(LoginSession.id == old_session_id))
-        db.add(LoginSession(id=session_id, account_id=account.id, expires_at=datetime.now(UTC) + LOGIN_LIFETIME))
-    return account, session_id
-
-
-async def log_out(rt: Runtime, session_id: str) -> None:
-    async with rt.db.write() as db:
-        await db.execute(delete(LoginSession).where(LoginSession.id == session_id))
-
-
-async def by_login_session(rt: Runtime, session_id: str) -> Account | None:
-    async with rt.db.read() as db:
-        row = await db.execute(
-            select(Account)
-            .join(LoginSession, LoginSession.account_id == Account.id)
-            .where(LoginSession.id == session_id, LoginSession.expires_at > datetime.now(UTC))
+        gone = _login_expired(rt, now)
+        if old_secret:
+            gone = or_(gone, LoginSession.token_hash == token_digest(old_secret))
+        await db.execute(delete(LoginSession).where(LoginSession.account_id == account.id, gone))
+        db.add(
+            LoginSession(
+                token_hash=token_digest(secret),
+                account_id=account.id,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + login_lifetime(rt),
+            )
         )
-        account = row.scalar_one_or_none()
-    return account if account and account.active else None
+    return account, secret
+
+
+async def log_out(rt: Runtime, secret: str) -> None:
+    async with rt.db.write() as db:
+        await db.execute(delete(LoginSession).where(LoginSession.token_hash == token_digest(secret)))
+
+
+async def by_login_session(rt: Runtime, secret: str) -> Account | None:
+    """The account logged in with this cookie secret, while its login session lasts."""
+    now, digest = datetime.now(UTC), token_digest(secret)
+    async with rt.db.read() as db:
+        found = (
+            await db.execute(
+                select(Account, LoginSession.last_seen_at)
+                .join(LoginSession, LoginSession.account_id == Account.id)
+                .where(LoginSession.token_hash == digest, ~_login_expired(rt, now))
+            )
+        ).one_or_none()
+    if found is None or not found[0].active:
+        return None
+    if found[1] <= now - TOUCH_EVERY:
+        async with rt.db.write() as db:
+            await db.execute(update(LoginSession).where(LoginSession.token_hash == digest).values(last_seen_at=now))
+    return found[0]
+
+
+@dataclass(frozen=True)
+class Removed:
+    login_sessions: int
+
+
+async def remove_expired(rt: Runtime) -> Removed:
+    """Delete every login session and API token that has ended (`labs cleanup`, from cron)."""
+    now = datetime.now(UTC)
+    async with rt.db.write() as db:
+        logins = await db.execute(delete(LoginSession).where(_login_expired(rt, now)))
+    return Removed(login_sessions=logins.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def issue_api_token(rt: Runtime, email: str, password: str, *, client: str = "local") -> str:

@@ -22,8 +22,9 @@ from labs.web.render import LANG_COOKIE, failed, page
 Req = Request[Any, Any, State]
 
 
-def _login_cookie(request: Req, session_id: str) -> Cookie:
-    return auth.cookie(request, SESSION_COOKIE, session_id, int(accounts.LOGIN_LIFETIME.total_seconds()))
+def _login_cookie(request: Req, secret: str) -> Cookie:
+    lifetime = accounts.login_lifetime(request.app.state.runtime)
+    return auth.cookie(request, SESSION_COOKIE, secret, int(lifetime.total_seconds()))
 
 
 def _home_for(identity: Identity) -> str:
@@ -60,7 +61,7 @@ async def setup(request: Req, rt: Runtime) -> Response[Any]:
             display_name=data.get("display_name", ""),
             first_admin=True,
         )
-        _, session_id = await accounts.log_in(
+        _, secret = await accounts.log_in(
             rt, data.get("email", ""), data.get("password", ""), client=auth.client_address(request)
         )
     except LabsError as e:
@@ -69,7 +70,7 @@ async def setup(request: Req, rt: Runtime) -> Response[Any]:
             "auth/setup.html",
             **failed(e, data),
         )
-    return Redirect("/sessions", cookies=[_login_cookie(request, session_id)])
+    return Redirect("/sessions", cookies=[_login_cookie(request, secret)])
 
 
 @get("/login")
@@ -84,7 +85,7 @@ async def login(request: Req, rt: Runtime, next: str | None = None) -> Response[
     data = await form_data(request)
     target = safe_next(data.get("next") or next, "")
     try:
-        account, session_id = await accounts.log_in(
+        account, secret = await accounts.log_in(
             rt,
             data.get("email", ""),
             data.get("password", ""),
@@ -101,7 +102,7 @@ async def login(request: Req, rt: Runtime, next: str | None = None) -> Response[
             next=target,
             messages=[("error", e.message)],
         )
-    return Redirect(target or _home_for(Identity(account=account)), cookies=[_login_cookie(request, session_id)])
+    return Redirect(target or _home_for(Identity(account=account)), cookies=[_login_cookie(request, secret)])
 
 
 @post("/logout")
