@@ -352,9 +352,9 @@ def test_experiment_actions_become_follow_ups(db_url: str) -> None:
 
 
 def test_open_logins_are_hashed_in_place(db_url: str) -> None:
-    """0022 keeps people logged in: the plain cookie value becomes its SHA-256, which is what the
+    """0023 keeps people logged in: the plain cookie value becomes its SHA-256, which is what the
     app looks up; downgrading cannot undo a digest, so it ends every login."""
-    migrate.upgrade(db_url, "0021")
+    migrate.upgrade(db_url, "0022")
     run_sync(db_url, lambda c: c.execute(text(SEED[0])))
     run_sync(
         db_url,
@@ -365,9 +365,9 @@ def test_open_logins_are_hashed_in_place(db_url: str) -> None:
             )
         ),
     )
-    migrate.upgrade(db_url, "0022")
+    migrate.upgrade(db_url, "0023")
     rows = run_sync(db_url, lambda c: c.execute(text("SELECT token_hash, last_seen_at FROM login_session")).all())
     assert [r[0] for r in rows] == [hashlib.sha256(b"plain-cookie").hexdigest()]
     assert rows[0][1] is not None
-    migrate.downgrade(db_url, "0021")
+    migrate.downgrade(db_url, "0022")
     assert run_sync(db_url, lambda c: c.execute(text("SELECT count(*) FROM login_session")).scalar_one()) == 0

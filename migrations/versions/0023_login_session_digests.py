@@ -1,7 +1,7 @@
 """login sessions: stored as digests, with idle expiry (login_session.token_hash, last_seen_at)
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-01
 
 The rows of open logins hold the cookie's plain value in `id`. They are hashed in place (SHA-256,
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
-revision: str = "0022"
-down_revision: str | None = "0021"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
