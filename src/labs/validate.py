@@ -18,8 +18,12 @@ LARGEST = 2**31 - 1
 
 
 def text(value: Any, field: str, label: str, limit: int, *, required: bool = False) -> str:
-    """Trimmed text of at most `limit` characters; `label` (marked with N_) names it in messages."""
+    """Trimmed text of at most `limit` characters, without NUL; `label` (marked with N_) names it
+    in messages."""
     result = str(value or "").strip()
+    if "\x00" in result:
+        # No text column of PostgreSQL can hold a NUL character (and nobody types one).
+        raise Invalid("%(label)s contains a NUL character.", {field: "Remove the NUL character."}, label=label)
     if required and not result:
         raise Invalid("%(label)s is required.", {field: "%(label)s is required."}, label=label)
     if len(result) > limit:
