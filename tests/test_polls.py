@@ -260,3 +260,102 @@ async def test_console_and_phone_forms(client: AsyncTestClient[Any], rt: Any) ->
         assert "Results" in page and 'class="bar-count">1<' in page
     projector = await client.get(f"/sessions/{sid}/projector")
     assert "poll-chart" in projector.text
+
+
+async def test_poll_activities_carry_a_valid_question(client: AsyncTestClient[Any], rt: Any) -> None:
+    """A poll, scale or number activity is made or retyped only with a valid question: the API's
+    agenda and the plan's agenda form say what is wrong (400, EN and NL) and write nothing; a poll
+    someone answered keeps its type (409)."""
+    facilitator, fac, _ = await _session(client, rt)
+    bad_agendas = [
+        ([{"title": "Which first?", "type": "poll"}], "needs its question"),
+        ([{"title": "Which?", "type": "poll", "question": "Which?", "options": ["Solar"]}], "at least two options"),
+        ([{"title": "Ready?", "type": "scale", "question": "Ready?", "scale_min": 3, "scale_max": 3}], "must differ"),
+        (
+            [{"title": "Ready?", "type": "scale", "question": "Ready?", "kind": "single", "options": ["A", "B"]}],
+            "does not fit",
+        ),
+    ]
+    before = len((await client.get("/api/v1/sessions", headers=fac)).json())
+    for agenda, message in bad_agendas:
+        refused = await client.post("/api/v1/sessions", json={"title": "Lab 2", "agenda": agenda}, headers=fac)
+        assert refused.status_code == 400 and message in refused.json()["detail"], refused.text
+    assert len((await client.get("/api/v1/sessions", headers=fac)).json()) == before
+    agenda = [
+        {"title": "Ideas"},
+        {"title": "Which first?", "type": "poll", "question": "Which first?", "options": ["Solar", "Insulation"]},
+    ]
+    made = (await client.post("/api/v1/sessions", json={"title": "Lab 3", "agenda": agenda}, headers=fac)).json()
+    sid = made["id"]
+    ideas, poll_activity = made["activities"][0]["id"], made["activities"][1]["id"]
+    assert [p["question"] for p in (await client.get(f"/api/v1/sessions/{sid}/polls", headers=fac)).json()] == [
+        "Which first?"
+    ]
+
+    await login(client, facilitator.email)
+    agenda_url = f"/sessions/{sid}/agenda"
+
+    async def change(**fields: Any) -> Any:
+        return await client.post(agenda_url, data={"_csrf_token": client.cookies.get("labs_csrf", ""), **fields})
+
+    log = len(await _events(client, sid, fac))
+    to_poll = await change(action="save", activity_id=ideas, title="Ideas", type="poll", minutes=10)
+    assert to_poll.status_code == 400 and "needs its question" in to_poll.text
+    added = await change(action="add", title="Ready?", type="scale", question="Ready?", scale_min=1, scale_max=1)
+    assert added.status_code == 400 and "The two ends of a scale must differ." in added.text
+    client.cookies.set("labs_lang", "nl")
+    dutch = await change(action="save", activity_id=ideas, title="Ideas", type="number", minutes=10)
+    assert dutch.status_code == 400 and "heeft een vraag nodig" in dutch.text
+    client.cookies.set("labs_lang", "en")
+    assert len(await _events(client, sid, fac)) == log  # nothing written
+    plan = (await client.get(f"/api/v1/sessions/{sid}", headers=fac)).json()
+    assert [a["type"] for a in plan["activities"]] == ["brainstorm", "poll"]
+
+    # The plan's form keeps a poll's type when only its title changes.
+    page = (await client.get(f"/sessions/{sid}/plan")).text
+    assert '<input type="hidden" name="type" value="poll">' in page
+    renamed = await change(action="save", activity_id=poll_activity, title="First practice", type="poll", minutes=5)
+    assert renamed.status_code in (200, 302, 303)
+    assert (await client.get(f"/api/v1/sessions/{sid}/polls", headers=fac)).json()[0]["options"] == [
+        "Solar",
+        "Insulation",
+    ]
+    # Retyped before anyone answered: to a scale with its question, then back to a brainstorm.
+    scale = await change(
+        action="save", activity_id=poll_activity, title="Ready?", type="scale", question="Ready?", scale_max=5
+    )
+    assert scale.status_code in (200, 302, 303), scale.text
+    (poll,) = (await client.get(f"/api/v1/sessions/{sid}/polls", headers=fac)).json()
+    assert (poll["kind"], poll["scale_min"], poll["scale_max"]) == ("scale", 1, 5)
+    assert (await change(action="save", activity_id=poll_activity, title="Talk", type="discussion")).status_code in (
+        200,
+        302,
+        303,
+    )
+    assert (await client.get(f"/api/v1/sessions/{sid}/polls", headers=fac)).json() == []
+    types = [e["type"] for e in await _events(client, sid, fac)]
+    assert types[-4:] == ["poll.redefined", "activity.updated", "poll.removed", "activity.updated"]
+
+    # Once someone answered, the type stays: 409, nothing written.
+    asked = await _poll(client, sid, fac, kind="single", question="Which?", options=["A", "B"])
+    assert (await client.post(f"/api/v1/sessions/{sid}/start", headers=fac)).status_code == 200
+    assert (await _status(client, sid, asked["id"], fac, "open")).status_code == 200
+    ann = await _join(client, made["join_code"], "Ann")
+    assert (await _answer(client, sid, asked["id"], ann, choices=[0])).status_code == 201
+    log = len(await _events(client, sid, fac))
+    kept = await change(action="save", activity_id=asked["activity_id"], title="Which?", type="reflection")
+    assert kept.status_code == 409 and "People have answered this poll" in kept.text
+    retyped = await change(
+        action="save",
+        activity_id=asked["activity_id"],
+        title="Which?",
+        type="poll",
+        question="Which?",
+        options="A\nB\nC",
+    )
+    assert retyped.status_code == 409
+    assert len(await _events(client, sid, fac)) == log
+    assert (await client.get(f"/api/v1/sessions/{sid}/polls/{asked['id']}", headers=fac)).json()["options"] == [
+        "A",
+        "B",
+    ]

@@ -1195,8 +1195,31 @@ class PollCreated(Payload):
     unit: str | None = None
 
 
+@event(
+    "poll.redefined",
+    stream="session",
+    audiences=EVERYONE,
+    changes=("agenda", "poll"),
+    doc="A poll's question changed with its activity (its kind, options, scale or range) before anyone "
+    "answered: the whole definition as it is now.",
+)
+class PollRedefined(PollCreated):
+    pass
+
+
 class PollRef(Payload):
     poll_id: int
+
+
+@event(
+    "poll.removed",
+    stream="session",
+    audiences=EVERYONE,
+    changes=("agenda", "poll"),
+    doc="An activity stopped being a poll, scale or number question before anyone answered; its question went.",
+)
+class PollRemoved(PollRef):
+    pass
 
 
 @event("poll.opened", stream="session", audiences=EVERYONE, changes=("poll",), doc="A poll opened for answers.")

@@ -26,10 +26,9 @@ from labs.models import (
     PollAnswer,
     PollKind,
     PollStatus,
-    SessionStatus,
 )
 from labs.runtime import Runtime
-from labs.services.sessions import activity_data, load_for
+from labs.services import sessions
 
 MAX_OPTIONS = 12
 MAX_OPTION = 120
@@ -39,6 +38,13 @@ ACTIVITY_TYPE = {
     PollKind.multiple: ActivityType.poll,
     PollKind.scale: ActivityType.scale,
     PollKind.number: ActivityType.number,
+}
+POLL_TYPES = frozenset(ACTIVITY_TYPE.values())
+# The kind a poll activity's question has unless it says (a poll is single choice unless multiple).
+KIND_OF_TYPE = {
+    ActivityType.poll: PollKind.single,
+    ActivityType.scale: PollKind.scale,
+    ActivityType.number: PollKind.number,
 }
 # A number question's bars: each distinct value while there are few, else this many equal bins.
 NUMBER_BINS = 8
@@ -137,6 +143,59 @@ def poll_fields(data: dict[str, Any]) -> dict[str, Any]:
             unit=validate.text(data.get("unit"), "unit", N_("The unit"), 40),
         )
     return fields
+
+
+def definition(activity_type: ActivityType, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The poll a poll, scale or number activity must carry, checked (None for other types): the
+    question, and options, scale ends or a range as its kind needs."""
+    if activity_type not in POLL_TYPES:
+        return None
+    if data.get("question") in (None, ""):
+        raise Invalid(
+            "A poll, scale or number activity needs its question (and, for a choice poll, its options).",
+            {"question": "Give the question."},
+        )
+    fields = poll_fields({**data, "kind": data.get("kind") or KIND_OF_TYPE[activity_type].value})
+    if ACTIVITY_TYPE[fields["kind"]] is not activity_type:
+        raise Invalid(
+            "A question of kind %(kind)s does not fit a %(type)s activity.",
+            {"kind": "Choose a kind that fits the activity's type."},
+            kind=fields["kind"].value,
+            type=activity_type.value,
+        )
+    return fields
+
+
+async def define(
+    tx: events.Change, activity: Activity, new_type: ActivityType, fields: dict[str, Any] | None, actor: Actor
+) -> None:
+    """Inside a change to an activity (before its type is set): keep its poll in step with its type.
+    A poll activity gets its poll, a changed question redefines it, a type without a poll removes
+    it; once anyone answered, a poll's type and question stay (409)."""
+    poll = await _poll_for_activity(tx.db, activity.id) if activity.id is not None else None
+    stream = Stream.session(activity.session_id)
+    if poll is None:
+        if fields is not None:
+            poll = Poll(session_id=activity.session_id, activity_id=activity.id, status=PollStatus.ready, **fields)
+            tx.db.add(poll)
+            await tx.db.flush()
+            await tx.emit(stream, catalogue.build(catalogue.PollCreated, poll_data(poll)), actor)
+        return
+    retyped = new_type is not activity.type
+    if not retyped and (fields is None or all(getattr(poll, k) == v for k, v in fields.items())):
+        return  # the same question (or none given: the plan's form edits title, minutes, prompt)
+    if await _answers(tx.db, poll.id):
+        raise Conflict(
+            "People have answered this poll: its type and question can no longer change.",
+            {"type": "Answers exist: add a new poll instead."},
+        )
+    if fields is None:
+        await tx.db.delete(poll)
+        await tx.emit(stream, catalogue.PollRemoved(poll_id=poll.id), actor)
+        return
+    for key, value in fields.items():
+        setattr(poll, key, value)
+    await tx.emit(stream, catalogue.build(catalogue.PollRedefined, poll_data(poll)), actor)
 
 
 def _answer_value(poll: Poll, data: dict[str, Any]) -> tuple[list[int], float | None]:
@@ -289,35 +348,26 @@ async def state(rt: Runtime, session_id: int, participant_id: int | None = None)
 
 
 async def create(rt: Runtime, account: Account, session_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    """A poll, scale or number question, added to the end of the agenda as its own activity."""
-    fields = poll_fields(data)
-    title = validate.text(data.get("title"), "title", N_("The activity title"), 200) or fields["question"][:200]
-    minutes = validate.integer(data.get("minutes") or 5, "minutes")
-    if not 1 <= minutes <= 600:
-        raise Invalid("Minutes must be between 1 and 600.", {"minutes": "Between 1 and 600."})
-    actor = Actor.account(account.id)
-    async with events.change(rt) as tx:
-        session = await load_for(tx.db, session_id, account)
-        if session.status is SessionStatus.closed:
-            raise Conflict("This session is closed.")
-        activity = Activity(
-            session_id=session_id,
-            position=len(session.activities),
-            title=title,
-            prompt=fields["question"],
-            minutes=minutes,
-            type=ACTIVITY_TYPE[fields["kind"]],
-        )
-        tx.db.add(activity)
-        await tx.db.flush()
-        poll = Poll(session_id=session_id, activity_id=activity.id, status=PollStatus.ready, **fields)
-        tx.db.add(poll)
-        await tx.db.flush()
-        stream = Stream.session(session_id)
-        await tx.emit(stream, catalogue.ActivityAdded(**activity_data(activity)), actor)
-        await tx.emit(stream, catalogue.build(catalogue.PollCreated, poll_data(poll)), actor)
-        created = poll_data(poll)
-    return created
+    """A poll, scale or number question, added to the end of the agenda as its own activity (the
+    agenda's own path: sessions.add_activity)."""
+    kind = validate.choice(PollKind, data.get("kind") or "single", "kind")
+    question = validate.text(data.get("question"), "question", N_("The question"), MAX_QUESTION, required=True)
+    activity = await sessions.add_activity(
+        rt,
+        account,
+        session_id,
+        {
+            **data,
+            "type": ACTIVITY_TYPE[kind].value,
+            "title": data.get("title") or question[:200],
+            "prompt": question,
+            "minutes": data.get("minutes") or 5,
+        },
+    )
+    async with rt.db.read() as db:
+        poll = await _poll_for_activity(db, activity.id)
+        assert poll is not None
+        return poll_data(poll)
 
 
 async def set_status(rt: Runtime, account: Account, session_id: int, poll_id: int, action: str) -> dict[str, Any]:
@@ -327,7 +377,7 @@ async def set_status(rt: Runtime, account: Account, session_id: int, poll_id: in
     actor = Actor.account(account.id)
     now = datetime.now(UTC)
     async with events.change(rt) as tx:
-        await load_for(tx.db, session_id, account)
+        await sessions.load_for(tx.db, session_id, account)
         poll = await _load(tx.db, session_id, poll_id)
         if action == "open":
             if poll.status is PollStatus.revealed:
@@ -364,7 +414,7 @@ async def answer(
     client_id = validate.text(data.get("client_id"), "client_id", N_("The client id"), 64, required=True)
     async with events.change(rt) as tx:
         if account is not None:
-            await load_for(tx.db, session_id, account)
+            await sessions.load_for(tx.db, session_id, account)
             participant = await _proxy(tx.db, session_id, data.get("participant_id"))
         assert participant is not None
         if participant.session_id != session_id:

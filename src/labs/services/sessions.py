@@ -28,7 +28,7 @@ from labs.models import (
     SessionStatus,
 )
 from labs.runtime import Runtime
-from labs.services import communities
+from labs.services import communities, polls
 
 # No 0/O, 1/I/L: a code read off a projector must not be mistyped.
 JOIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -236,7 +236,9 @@ async def create(rt: Runtime, account: Account, data: dict[str, Any]) -> LabSess
     agenda = data.get("agenda") or []
     if not isinstance(agenda, list):
         raise Invalid("The agenda must be a list of activities.")
-    items = [_activity_fields(item if isinstance(item, dict) else {}) for item in agenda]
+    raw = [item if isinstance(item, dict) else {} for item in agenda]
+    items = [_activity_fields(item) for item in raw]
+    questions = [polls.definition(item["type"], given) for item, given in zip(items, raw, strict=True)]
     status = SessionStatus.scheduled if fields["starts_at"] else SessionStatus.draft
     async with events.change(rt) as tx:
         if fields["community_id"] is not None:  # before the insert: an unknown one is a 404, not a broken key
@@ -249,14 +251,15 @@ async def create(rt: Runtime, account: Account, data: dict[str, Any]) -> LabSess
         tx.db.add(session)
         await tx.db.flush()
         tx.db.add(SessionFacilitator(session_id=session.id, account_id=account.id, lead=True))
-        for position, item in enumerate(items):
-            tx.db.add(Activity(session_id=session.id, position=position, **item))
+        made = [Activity(session_id=session.id, position=position, **item) for position, item in enumerate(items)]
+        tx.db.add_all(made)
         await tx.db.flush()
+        actor = Actor.account(account.id)
         await tx.emit(
-            Stream.session(session.id),
-            catalogue.SessionCreated(title=session.title, kind=session.kind.value),
-            Actor.account(account.id),
+            Stream.session(session.id), catalogue.SessionCreated(title=session.title, kind=session.kind.value), actor
         )
+        for activity, question in zip(made, questions, strict=True):
+            await polls.define(tx, activity, activity.type, question, actor)
         await communities.place(tx, account, session, session.community_id, None)
     return await get(rt, session.id)
 
@@ -303,32 +306,40 @@ async def set_community(
 
 
 async def add_activity(rt: Runtime, account: Account, session_id: int, data: dict[str, Any]) -> Activity:
+    """An activity at the end of the agenda; a poll, scale or number one with its question."""
     fields = _activity_fields(data)
+    question = polls.definition(fields["type"], data)
     async with events.change(rt) as tx:
         session = await load_for(tx.db, session_id, account)
         _not_closed(session)
         activity = Activity(session_id=session_id, position=len(session.activities), **fields)
         tx.db.add(activity)
         await tx.db.flush()
-        await tx.emit(
-            Stream.session(session_id), catalogue.ActivityAdded(**activity_data(activity)), Actor.account(account.id)
-        )
+        actor = Actor.account(account.id)
+        await tx.emit(Stream.session(session_id), catalogue.ActivityAdded(**activity_data(activity)), actor)
+        await polls.define(tx, activity, activity.type, question, actor)
     return activity
 
 
 async def update_activity(
     rt: Runtime, account: Account, session_id: int, activity_id: int, data: dict[str, Any]
 ) -> Activity:
+    """Title, prompt, minutes and type; a poll, scale or number activity's question with it (given
+    when its type changes to one, optional otherwise)."""
     fields = _activity_fields(data)
+    given = data.get("question") not in (None, "")
     async with events.change(rt) as tx:
         session = await load_for(tx.db, session_id, account)
         _not_closed(session)  # a closed session's agenda is its record
         activity = _activity_of(session, activity_id)
+        retyped = fields["type"] is not activity.type
+        question = polls.definition(fields["type"], data) if retyped or given else None
+        actor = Actor.account(account.id)
+        if retyped or question is not None:
+            await polls.define(tx, activity, fields["type"], question, actor)
         for key, value in fields.items():
             setattr(activity, key, value)
-        await tx.emit(
-            Stream.session(session_id), catalogue.ActivityUpdated(**activity_data(activity)), Actor.account(account.id)
-        )
+        await tx.emit(Stream.session(session_id), catalogue.ActivityUpdated(**activity_data(activity)), actor)
     return activity
 
 

@@ -44,11 +44,26 @@ class TokenResponse(msgspec.Struct):
     token: str
 
 
-class ActivityIn(msgspec.Struct):
+class PollFields(msgspec.Struct, kw_only=True):
+    """What a poll, scale or number question holds besides its question (labs.services.polls)."""
+
+    kind: str | None = None  # single or multiple (poll), scale, number
+    options: list[str] = []
+    scale_min: int | None = None
+    scale_max: int | None = None
+    min_label: str = ""
+    max_label: str = ""
+    number_min: float | None = None
+    number_max: float | None = None
+    unit: str = ""
+
+
+class ActivityIn(PollFields, kw_only=True):
     title: str
     prompt: str = ""
     minutes: int = 10
     type: str = "brainstorm"
+    question: str = ""  # a poll, scale or number activity's question (required for those types)
 
 
 class SessionIn(msgspec.Struct):

@@ -56,6 +56,8 @@ REGIONS_BY_EVENT = {
     "vote.revealed": ("votes",),
     "case.shared": ("cases",),
     "poll.created": ("agenda", "poll"),
+    "poll.redefined": ("agenda", "poll"),
+    "poll.removed": ("agenda", "poll"),
     "poll.opened": ("poll",),
     "poll.closed": ("poll",),
     "poll.revealed": ("poll",),

@@ -15,7 +15,7 @@ from labs.errors import LabsError
 from labs.runtime import Runtime
 from labs.services import polls, sessions
 from labs.web import auth
-from labs.web.api import _account, _participant_of
+from labs.web.api import PollFields, _account, _participant_of
 from labs.web.auth import Identity
 from labs.web.forms import form_data
 from labs.web.participant import _me
@@ -25,17 +25,8 @@ Req = Request[Any, Any, State]
 guards = [auth.facilitator]
 
 
-class PollIn(msgspec.Struct):
+class PollIn(PollFields, kw_only=True):
     question: str
-    kind: str = "single"
-    options: list[str] = []
-    scale_min: int | None = None
-    scale_max: int | None = None
-    min_label: str = ""
-    max_label: str = ""
-    number_min: float | None = None
-    number_max: float | None = None
-    unit: str = ""
     title: str = ""
     minutes: int = 5
 
