@@ -1,5 +1,7 @@
 """Every page of the app, in Chromium, raises no Content-Security-Policy violation: the policy
-(labs.web.headers) allows no inline script, and the pages must not need any.
+(labs.web.headers) allows no inline script, and the pages must not need any. Each page is opened
+twice: in English on a laptop, and in Dutch on a phone, where it must be Dutch and fit the
+screen's width (no sideways scrolling of the whole page; wide tables scroll in their own box).
 
 The pages are the GET rows of the access matrix, each opened by a caller who may see it, in the
 matrix's world (copied into a real `labs serve`)."""
@@ -51,14 +53,22 @@ def _viewer(r: Row) -> str:
     return next(who for who in ("facilitator", "participant", *WHO) if answers[who] == 200)
 
 
+# (name, viewport, language)
+SCREENS = [("laptop", {"width": 1280, "height": 800}, "en"), ("phone", {"width": 390, "height": 844}, "nl")]
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=[s[0] for s in SCREENS])
 @pytest.mark.parametrize("r", PAGE_ROWS, ids=[r.path + (f"?{r.query}" if r.query else "") for r in PAGE_ROWS])
-def test_page_raises_no_csp_violation(browser: Any, world_server: tuple[World, LiveServer], r: Row) -> None:
+def test_page_raises_no_csp_violation(
+    browser: Any, world_server: tuple[World, LiveServer], r: Row, screen: tuple[str, dict[str, int], str]
+) -> None:
     world, server = world_server
     who = _viewer(r)
-    context = browser.new_context(base_url=server.base_url)
+    name, viewport, lang = screen
+    context = browser.new_context(base_url=server.base_url, viewport=viewport, is_mobile=name == "phone")
     context.set_default_timeout(10_000)
     try:
-        cookies = world.callers[who].cookies
+        cookies = {**world.callers[who].cookies, "labs_lang": lang}
         context.add_cookies([{"name": k, "value": v, "url": server.base_url} for k, v in cookies.items()])
         context.add_init_script(LISTEN)
         page = context.new_page()
@@ -70,5 +80,9 @@ def test_page_raises_no_csp_violation(browser: Any, world_server: tuple[World, L
         page.wait_for_load_state("networkidle")
         violations = page.evaluate("window.__violations")
         assert not violations and not console, (who, violations, console)
+        if page.evaluate("document.doctype !== null"):  # a page, not a fragment or a stylesheet
+            assert page.evaluate("document.documentElement.lang") == lang
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{name}: the page is {overflow}px wider than the screen"
     finally:
         context.close()
