@@ -153,3 +153,29 @@ async def test_the_export_keeps_the_moderation_log_with_ids_of_notes_it_may_not_
     assert by_note[("note.pinned", lab.people["named"]["note_id"])]["body"] == BODIES["named"]
     text = archive.read("events.csv").decode("utf-8-sig")
     assert "Spam that was hidden" not in text and BODIES["none"] not in text
+
+
+async def test_removals_show_the_participant_as_consent_allows(client: Client, rt: Any) -> None:
+    lab = await make_lab(client, rt)
+    for choice, notes in (("named", "keep"), ("pseudonymous", "remove"), ("none", "keep")):
+        removed = await client.post(
+            f"/api/v1/sessions/{lab.session_id}/participants/{lab.people[choice]['id']}/remove",
+            json={"notes": notes},
+            headers=lab.facilitator,
+        )
+        assert removed.status_code == 200, removed.text
+    account, headers = await researcher(client, rt, lab)
+    items = (await client.get("/api/v1/research/moderation", headers=headers)).json()["items"]
+    removals = [e for e in items if e["action"] == "participant.removed"]
+    assert [(e["participant_name"], e["notes"], e["removed_notes"]) for e in removals] == [
+        (None, "keep", 0),  # chose no research use: nothing tells them apart
+        (None, "remove", 1),  # pseudonymous: their pseudonym, and their note went
+        ("Nadia Named", "keep", 0),
+    ]
+    assert removals[0]["participant"] is None
+    assert removals[1]["participant"].startswith("P-") and removals[2]["participant"].startswith("P-")
+    await login(client, account.email)
+    page = (await client.get("/research/moderation")).text
+    assert "Participant removed" in page and "Nadia Named" in page and removals[1]["participant"] in page
+    assert "1 note removed" in page and "their notes stayed" in page
+    assert "Wilhelmina" not in page and "Pseudo Person" not in page

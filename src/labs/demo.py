@@ -651,6 +651,8 @@ async def _first_meeting(demo: _Demo, community_id: int, when: datetime) -> _Mee
     )
     spam = await demo.note(m, "gast", "Goedkope zonnepanelen? Bel 06-12345678, vandaag nog 20% korting!", "idea")
     await notes.moderate(rt, sanne, m.id, spam, "hide")
+    # The guest came to sell solar panels: Sanne removes them (the hidden spam stays hidden).
+    await participants.remove(rt, sanne, m.id, m.people["gast"].id, "keep")
     # Youssef hides a question by mistake and restores it: the moderation log shows who did what.
     await notes.moderate(rt, youssef, m.id, sellers, "hide")
     await notes.moderate(rt, youssef, m.id, sellers, "restore")

@@ -92,6 +92,7 @@ def test_charts_lineage_and_replay(browser: Browser, live_server: LiveServer) ->
         log = page.locator("main table")
         expect(log).to_contain_text("Youssef El Amrani")
         expect(log).to_contain_text("Note restored")
+        expect(log).to_contain_text("Participant removed")
         expect(log).not_to_contain_text("06-12345678")
         check_axe("moderation log", page)
 

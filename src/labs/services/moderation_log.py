@@ -1,10 +1,12 @@
-"""The moderation log for researchers: who hid, restored, pinned or unpinned which note, when, in
-the sessions an account may study (labs.services.grants).
+"""The moderation log for researchers: who hid, restored, pinned or unpinned which note, or removed
+which participant, when, in the sessions an account may study (labs.services.grants).
 
 It is read from the session streams of the event log, through the catalogue's researcher view;
 there is no second table. A note's text comes from the notes table, as the exports show it: only
 while the note may be read for research (its author's consent allows it, and it is neither
-hidden nor deleted now); otherwise the entry names the note by its id alone."""
+hidden nor deleted now); otherwise the entry names the note by its id alone. A removed
+participant appears as their consent says (labs.consent): a pseudonym, a name only if they chose
+`named`, and nothing that tells them apart otherwise."""
 
 from __future__ import annotations
 
@@ -16,12 +18,12 @@ from sqlalchemy import and_, select
 
 from labs import catalogue, consent, events, paging, validate
 from labs.catalogue import Audience
-from labs.models import Account, Activity, ActorKind, Event, LabSession, Note
+from labs.models import Account, Activity, ActorKind, Event, LabSession, Note, Participant
 from labs.runtime import Runtime
 from labs.services import grants
 
-# The moderation event types: hide, restore, pin and unpin a note.
-_MODERATION = set(catalogue.MODERATION_EVENTS.values())
+# The moderation event types: hide, restore, pin and unpin a note; remove a participant.
+_MODERATION = {*catalogue.MODERATION_EVENTS.values(), catalogue.ParticipantRemoved}
 ACTIONS = tuple(spec.name for spec in catalogue.CATALOGUE.values() if spec.payload in _MODERATION)
 
 
@@ -36,6 +38,11 @@ class Entry:
     action: str  # the event type
     note_id: int | None
     note: str | None  # the note's text when consent allows, else None (shown as "note #id")
+    # A removal: the participant as consent shows them (None: no research use, or erased since),
+    # whether their notes stayed ("keep") or went ("remove"), and how many went.
+    participant: consent.Person | None = None
+    notes: str | None = None
+    removed_notes: int = 0
 
 
 def session_id_of(value: Any) -> int | None:
@@ -61,14 +68,30 @@ async def entries(rt: Runtime, account: Account | None, *, session_id: Any = Non
         found = await paging.fetch(db, query, page)
         seen = await events.visible(db, [events.wire(e) for e, _, _ in found.items], Audience.researcher)
         note_ids = {v["data"].get("id") for v in seen} - {None}
+        people_ids = {v["data"].get("participant_id") for v in seen if v["type"] == "participant.removed"} - {None}
+        people = (
+            {p.id: p for p in (await db.scalars(select(Participant).where(Participant.id.in_(people_ids)))).all()}
+            if people_ids
+            else {}
+        )
         activity_ids = {v["data"].get("activity_id") for v in seen} - {None}
         texts = consent.notes().with_only_columns(Note.id, Note.body).where(Note.id.in_(note_ids))
         readable = dict((await db.execute(texts)).tuples().all()) if note_ids else {}
         titles = select(Activity.id, Activity.title).where(Activity.id.in_(activity_ids))
         activities = dict((await db.execute(titles)).tuples().all()) if activity_ids else {}
+    shown = consent.for_research(rt.settings)
     rows = []
     for (event, title, moderator), view in zip(found.items, seen, strict=True):
-        note_id, activity_id = view["data"].get("id"), view["data"].get("activity_id")
+        data = view["data"]
+        note_id, activity_id = data.get("id"), data.get("activity_id")
+        removal: dict[str, Any] = {}
+        if event.type == "participant.removed":
+            person = people.get(data["participant_id"])
+            removal = {
+                "participant": shown.person(person) if person is not None else None,
+                "notes": data.get("notes"),
+                "removed_notes": len(data.get("note_ids") or []),
+            }
         rows.append(
             Entry(
                 at=event.at,
@@ -80,6 +103,7 @@ async def entries(rt: Runtime, account: Account | None, *, session_id: Any = Non
                 action=event.type,
                 note_id=note_id,
                 note=readable.get(note_id),
+                **removal,
             )
         )
     return paging.Page(rows, found.number, found.size, found.total)
@@ -97,6 +121,16 @@ def entry_data(entry: Entry) -> dict[str, Any]:
         "action": entry.action,
         "note_id": entry.note_id,
         "note": entry.note,
+        **(
+            {
+                "participant": entry.participant.key if entry.participant else None,
+                "participant_name": entry.participant.name if entry.participant else None,
+                "notes": entry.notes,
+                "removed_notes": entry.removed_notes,
+            }
+            if entry.action == "participant.removed"
+            else {}
+        ),
     }
 
 
