@@ -371,6 +371,34 @@ async def test_batched_stream_carries_several_events_per_frame_gapless(
     assert "?batch=1" in schema["info"]["description"] and '{"events": [...]}' in schema["info"]["description"]
 
 
+async def test_phones_far_behind_start_over_from_one_page_then_go_live(
+    server: LiveServer, http: httpx.AsyncClient, fac: str
+) -> None:
+    """Phones more than 300 events behind (a long Wi-Fi drop) get the whole wall in one frame, the
+    same for every phone of that view and language, and then live events one batch at a time;
+    a phone a few events behind replays them from the room's memory."""
+    session = await create_session(http, fac)
+    sid = session["id"]
+    phones = [await join(http, session["join_code"], f"Phone {i}") for i in range(3)]
+    await asyncio.gather(*(note(http, fac, sid, f"backlog {i}") for i in range(305)))
+    end = await last_seq(http, fac, sid)
+
+    def phone(p: dict[str, Any], after: int) -> Any:
+        url = f"{server.ws_url}/api/v1/sessions/{sid}/stream?view=participant&after={after}"
+        return connect(url, additional_headers={"Cookie": f"labs_p{sid}={p['token']}"}, open_timeout=TIMEOUT)
+
+    async with phone(phones[0], 0) as first, phone(phones[1], 0) as second, phone(phones[2], end - 3) as near:
+        pages = [await asyncio.wait_for(ws.recv(), TIMEOUT) for ws in (first, second)]
+        assert pages[0] == pages[1], "one rendering of the page serves every phone of the view"
+        assert "hx-swap-oob" in pages[0] and "backlog " in pages[0]
+        replay = await asyncio.wait_for(near.recv(), TIMEOUT)
+        assert "backlog " in replay and len(replay) < len(pages[0]), "three events, not the whole page"
+        await note(http, fac, sid, "after the drop")
+        for ws in (first, second, near):
+            live_frame = await asyncio.wait_for(ws.recv(), TIMEOUT)
+            assert "after the drop" in live_frame
+
+
 async def test_retry_storm_creates_one_note(http: httpx.AsyncClient, fac: str) -> None:
     session = await create_session(http, fac)
     sid = session["id"]

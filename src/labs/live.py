@@ -53,6 +53,7 @@ SLOW_WRITE_S = 10.0
 # PostgreSQL NOTIFY payloads stop at 8000 bytes: larger events ring only the doorbell.
 DOORBELL_ONLY_ABOVE = 7000
 FRAME_CACHE = 200
+SNAPSHOTS = 20
 # Each room keeps the last events it received: a client that comes back after a venue Wi-Fi
 # drop or a restart catches up from memory instead of each reading its backlog from the
 # database (1,000 phones reconnecting at once would be 1,000 reads of the same rows).
@@ -325,6 +326,8 @@ class Hub:
         # venue Wi-Fi drop renders each missed stretch once per view, not once per client.
         self._frames: OrderedDict[tuple[int, int, int], dict[str, Frames]] = OrderedDict()
         self._rendering: dict[tuple[tuple[int, int, int], str], asyncio.Future[dict[str, Frames]]] = {}
+        # (session, view key, seq) -> the whole-page frame of a view that fell too far behind.
+        self._snapshots: OrderedDict[tuple[int, str, int], asyncio.Task[str]] = OrderedDict()
         self._watching: asyncio.Task[None] | None = None
 
     async def frames(self, session_id: int, batch: list[dict[str, Any]], keys: set[str]) -> dict[str, Frames]:
@@ -361,6 +364,20 @@ class Hub:
         while len(self._frames) > FRAME_CACHE:
             self._frames.popitem(last=False)
         return found
+
+    async def snapshot(self, session_id: int, key: str, make: Callable[[], Awaitable[str]]) -> str:
+        """The full frame `make` renders for a view that fell too far behind, made once per view
+        and seq however many clients of that view need it (a room of phones after a long drop)."""
+        async with self.rt.db.read() as db:
+            seq = await events.last_seq(db, Stream.session(session_id))
+        wanted = (session_id, key, seq)
+        task = self._snapshots.get(wanted)
+        if task is None or (task.done() and task.exception() is not None):
+            task = self._snapshots[wanted] = asyncio.ensure_future(make())
+            while len(self._snapshots) > SNAPSHOTS:
+                self._snapshots.popitem(last=False)
+        # Shielded: one client leaving does not cancel the rendering the others wait for.
+        return await asyncio.shield(task)
 
     async def _render(self, session_id: int, batch: list[dict[str, Any]], keys: list[str]) -> dict[str, Frames]:
         views = await self._views(batch, keys)

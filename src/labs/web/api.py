@@ -471,11 +471,14 @@ async def _serve(
 
     lang = request_lang(socket, identity)
 
-    async def reset() -> None:
-        await send(await fragments.snapshot(rt, session_id, audience, lang))
-
     who = identity.participant.id if identity.participant and audience in PARTICIPANT_VIEWS else None
     client = live.Client(audience=audience, send=send, lang=lang, batch=batch == 1, participant_id=who)
+
+    async def reset() -> None:
+        await send(
+            await hub.snapshot(session_id, client.key, lambda: fragments.snapshot(rt, session_id, audience, lang))
+        )
+
     pump = asyncio.create_task(hub.serve(session_id, client, max(after, 0), reset))
 
     closing: list[asyncio.Future[None]] = []
