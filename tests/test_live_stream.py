@@ -531,9 +531,25 @@ async def test_two_servers_sqlite_and_redis(tmp_path: Path) -> None:
     finally:
         await redis.aclose()
     shared_db = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-    env = {"LABS_DATABASE_URL": shared_db, "LABS_CHANNELS_URL": REDIS_URL}
-    async with server_pair(tmp_path, env) as (a, b):
-        await assert_cross_server_delivery(a, b)
+    env = {"LABS_DATABASE_URL": shared_db, "LABS_CHANNELS_URL": REDIS_URL, "LABS_CHANNELS_PREFIX": uuid.uuid4().hex}
+    # Another deployment on the same Redis, with its own database (its first session is also
+    # session 1) and its own prefix: it hears nothing of the pair's session.
+    other = LiveServer(
+        tmp_path / "other", env={"LABS_CHANNELS_URL": REDIS_URL, "LABS_CHANNELS_PREFIX": uuid.uuid4().hex}
+    )
+    other.data_dir.mkdir()
+    other.start()
+    try:
+        fac = other.create_user("other@example.org")
+        async with client_for(other) as http:
+            theirs = await create_session(http, fac)
+            async with open_stream(other, fac, theirs["id"], after=await last_seq(http, fac, theirs["id"])) as ws:
+                await ping(ws)
+                async with server_pair(tmp_path, env) as (a, b):
+                    await assert_cross_server_delivery(a, b)
+                await assert_quiet(ws, 1.0)
+    finally:
+        other.stop()
 
 
 @pytest.mark.postgres

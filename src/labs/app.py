@@ -147,7 +147,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     runtime = Runtime(
         settings=settings,
         db=Database(settings.database_url, pooled=settings.database_pool),
-        shared=shared.for_channels(settings.channels_url),
+        shared=shared.for_channels(settings.channels_url, settings.channels_prefix),
     )
     hub = Hub(runtime, channels, render)
     runtime.publisher = hub.publish

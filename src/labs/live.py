@@ -205,7 +205,8 @@ class Room:
         try:
             while True:
                 try:
-                    async with self.hub.channels.start_subscription([Stream.session(self.session_id).channel]) as sub:
+                    channel = self.hub.channel(Stream.session(self.session_id))
+                    async with self.hub.channels.start_subscription([channel]) as sub:
                         # Subscribed first, then read where the log stands: nothing falls in between.
                         await self.check()
                         async for raw in sub.iter_events():
@@ -432,7 +433,12 @@ class Hub:
         message = json.dumps(event)
         if len(message) > DOORBELL_ONLY_ABOVE:
             message = json.dumps({"seq": event["seq"]})
-        await self.channels.wait_published(message, [stream.channel])
+        await self.channels.wait_published(message, [self.channel(stream)])
+
+    def channel(self, stream: Stream) -> str:
+        """The stream's channel, under this deployment's prefix: deployments sharing one Redis
+        must not hear each other's sessions."""
+        return f"{self.rt.settings.channels_prefix}:{stream.channel}"
 
     async def serve(self, session_id: int, client: Client, after: int, on_reset: Callable[[], Awaitable[None]]) -> None:
         """Feed one client until its connection ends: catch up from `after`, then stream. Raises

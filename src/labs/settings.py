@@ -33,6 +33,8 @@ class Settings:
     # Off behind PgBouncer (it pools already) and in tests that share the app across event loops.
     database_pool: bool = field(default_factory=lambda: _env("LABS_DATABASE_POOL", "1") != "0")
     channels_url: str = field(default_factory=lambda: _env("LABS_CHANNELS_URL", "memory://"))
+    # Names this deployment's channels and keys in a Redis that other deployments share too.
+    channels_prefix: str = field(default_factory=lambda: _env("LABS_CHANNELS_PREFIX", "labs"))
     host: str = field(default_factory=lambda: _env("LABS_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("LABS_PORT", "8000")))
     # Base URL people reach the app at (join links and QR codes); defaults to the request's own.

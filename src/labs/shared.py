@@ -77,13 +77,14 @@ class Memory:
 
 
 class Redis:
-    """Every process's: one Redis, keys under `labs:`. While Redis cannot be reached (a restart),
-    each process falls back to its own memory, so posting and pages go on; the clients of the
-    Redis connection reconnect by themselves."""
+    """Every process's: one Redis, keys under LABS_CHANNELS_PREFIX (default `labs:`). While Redis
+    cannot be reached (a restart), each process falls back to its own memory, so posting and
+    pages go on; the clients of the Redis connection reconnect by themselves."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str) -> None:
         from redis.asyncio import Redis as Client
 
+        self.prefix = prefix
         self.redis = Client.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         self.script = self.redis.register_script(TAKE)
         self.local = Memory()
@@ -91,7 +92,7 @@ class Redis:
     async def take(self, bucket: str, key: str, capacity: float, per_second: float, cost: float = 1.0) -> bool:
         try:
             allowed = await self.script(
-                keys=[f"labs:bucket:{bucket}:{key}"], args=[capacity, per_second, cost, time.time()]
+                keys=[f"{self.prefix}:bucket:{bucket}:{key}"], args=[capacity, per_second, cost, time.time()]
             )
         except UNREACHABLE:
             log.warning("Redis unreachable: rate limit %s kept in this process for now", bucket)
@@ -100,13 +101,13 @@ class Redis:
 
     async def remember(self, key: str, value: dict[str, Any], seconds: float) -> None:
         try:
-            await self.redis.set(f"labs:memo:{key}", json.dumps(value), px=int(seconds * 1000))
+            await self.redis.set(f"{self.prefix}:memo:{key}", json.dumps(value), px=int(seconds * 1000))
         except UNREACHABLE:
             await self.local.remember(key, value, seconds)
 
     async def recall(self, key: str) -> dict[str, Any] | None:
         try:
-            raw = await self.redis.get(f"labs:memo:{key}")
+            raw = await self.redis.get(f"{self.prefix}:memo:{key}")
         except UNREACHABLE:
             return await self.local.recall(key)
         return json.loads(raw) if raw else None
@@ -114,7 +115,7 @@ class Redis:
     async def forget(self, key: str) -> None:
         await self.local.forget(key)
         try:
-            await self.redis.delete(f"labs:memo:{key}")
+            await self.redis.delete(f"{self.prefix}:memo:{key}")
         except UNREACHABLE:
             log.warning("Redis unreachable: %s is forgotten in this process only", key)
 
@@ -122,6 +123,7 @@ class Redis:
         await self.redis.aclose()
 
 
-def for_channels(url: str) -> Memory | Redis:
-    """Shared through Redis when the channels are (LABS_CHANNELS_URL=redis://…), else in memory."""
-    return Redis(url) if url.startswith(("redis://", "rediss://")) else Memory()
+def for_channels(url: str, prefix: str) -> Memory | Redis:
+    """Shared through Redis when the channels are (LABS_CHANNELS_URL=redis://…), else in memory;
+    keys start with `prefix` (LABS_CHANNELS_PREFIX)."""
+    return Redis(url, prefix) if url.startswith(("redis://", "rediss://")) else Memory()
