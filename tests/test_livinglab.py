@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from labs.models import FollowUp
 from tests.conftest import api_token, csrf, login, make_account
-from tests.test_followups_send import Inbox, inbox, migrated, send  # noqa: F401 (fixtures)
+from tests.test_followups_send import Inbox, inbox, send  # noqa: F401 (fixtures)
 
 
 async def _lab(client: AsyncTestClient[Any], name: str = "Energiek Zuid", kind: str = "living_lab") -> int:
