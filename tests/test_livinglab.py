@@ -637,7 +637,7 @@ async def test_returning_members_in_the_comparison(client: AsyncTestClient[Any],
 async def test_experiment_actions_are_follow_ups_with_private_links(
     client: AsyncTestClient[Any],
     rt: Any,
-    migrated: str,  # noqa: F811 (the fixture)
+    migrated: str,
     tmp_path: Path,
     inbox: tuple[Inbox, int],  # noqa: F811 (the fixture)
 ) -> None:
