@@ -1,5 +1,5 @@
 """Long research lists come a page at a time: the lineage's dated list, the replay's moments and
-each chart's data table (one page parameter per table); the pictures and the downloads (GraphML,
+notes, and each chart's data table (one page parameter per table); the pictures and the downloads (GraphML,
 PROV-JSON, CSV) stay whole; a bad page number is a 400 with a message."""
 
 from __future__ import annotations
@@ -62,6 +62,15 @@ async def test_the_lineage_list_pages_and_the_picture_and_downloads_stay_whole(c
         response = await client.get(f"{base}?page={bad}")
         assert response.status_code == 400, bad
         assert "page" in response.text
+
+    # The replay of the same session lists the wall's notes a page at a time; counts are of all.
+    replay = f"/research/sessions/{session['id']}/replay"
+    wall = (await client.get(replay)).text
+    assert wall.count('<li id="note-') == 50 and f"Produced {NOTES} notes" in wall
+    assert f'href="{replay}?seq=' in wall and "notes_page=2" in wall
+    rest = (await client.get(f"{replay}?notes_page=2")).text
+    assert rest.count('<li id="note-') == NOTES - 50 and f"Produced {NOTES} notes" in rest and "Feedback 59" in rest
+    assert (await client.get(f"{replay}?notes_page=zero")).status_code == 400
 
 
 async def test_the_replay_moments_page_and_open_on_the_page_of_the_position(client: Client, rt: Any) -> None:

@@ -109,7 +109,15 @@ async def replay_page(request: Req, rt: Runtime, identity: Identity, session_id:
         reached = sum(1 for m in moment.milestones if m["seq"] <= moment.seq)
         chosen = max(1, -(-reached // paging.PER_PAGE))
     milestones = paging.of(moment.milestones, chosen)
-    return page(request, "research/replay.html", block="moment", session=session, moment=moment, milestones=milestones)
+    return page(
+        request,
+        "research/replay.html",
+        block="moment",
+        session=session,
+        moment=moment,
+        milestones=milestones,
+        notes=paging.of(moment.notes, request.query_params.get("notes_page")),
+    )
 
 
 # --- moderation log -----------------------------------------------------------------------
