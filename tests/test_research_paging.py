@@ -71,6 +71,11 @@ async def test_the_lineage_list_pages_and_the_picture_and_downloads_stay_whole(c
     rest = (await client.get(f"{replay}?notes_page=2")).text
     assert rest.count('<li id="note-') == NOTES - 50 and f"Produced {NOTES} notes" in rest and "Feedback 59" in rest
     assert (await client.get(f"{replay}?notes_page=zero")).status_code == 400
+    # A note's node in the lineage opens the replay on the page that lists it.
+    link, note_id = re.findall(r'<a href="([^"#]+\?note=(\d+))#note-\d+" aria-label="[^"]*Feedback 59"', first)[0]
+    opened = (await client.get(link)).text
+    assert f'<li id="note-{note_id}"' in opened and "Page 2 of 2" in opened
+    assert (await client.get(f"{replay}?note=abc")).status_code == 400
 
 
 async def test_the_replay_moments_page_and_open_on_the_page_of_the_position(client: Client, rt: Any) -> None:

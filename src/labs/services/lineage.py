@@ -201,7 +201,7 @@ class _Tracer:
                     "note",
                     _short(note.body),
                     note.created_at,
-                    href=f"/research/sessions/{session.id}/replay#note-{note.id}",
+                    href=f"/research/sessions/{session.id}/replay?note={note.id}#note-{note.id}",
                     detail=note.kind.value,
                 )
             )

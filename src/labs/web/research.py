@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.response import Redirect
 from markupsafe import Markup
 
-from labs import i18n, paging
+from labs import i18n, paging, validate
 from labs.errors import LabsError
 from labs.i18n import N_
 from labs.models import Role
@@ -116,8 +116,17 @@ async def replay_page(request: Req, rt: Runtime, identity: Identity, session_id:
         session=session,
         moment=moment,
         milestones=milestones,
-        notes=paging.of(moment.notes, request.query_params.get("notes_page")),
+        notes=paging.of(moment.notes, _notes_page(request.query_params, moment)),
     )
+
+
+def _notes_page(query: Any, moment: replay.Moment) -> Any:
+    """?notes_page=, else the page that holds ?note= (a lineage node links to its note)."""
+    if query.get("notes_page") not in (None, "") or query.get("note") in (None, ""):
+        return query.get("notes_page")
+    wanted = validate.integer(query.get("note"), "note")
+    at = next((i for i, n in enumerate(moment.notes) if n["id"] == wanted), 0)
+    return at // paging.PER_PAGE + 1
 
 
 # --- moderation log -----------------------------------------------------------------------
