@@ -108,12 +108,20 @@ async def _links(
     }
 
 
-async def _street_evening(
+async def _evenings(
+    rt: Runtime, who: Account, lab: int, evenings: list[tuple[str, datetime, list[int]]]
+) -> list[tuple[int, int]]:
+    """Sessions of the lab, (title, when, readiness points) each, whose residents answer a readiness
+    scale; closed and revealed. Returns (session id, scale's poll id) each. A resident joins a later
+    evening with the lab's device token of their earlier one, so they are the same member again: a
+    returning member."""
+    devices: dict[str, str] = {}  # by resident's name
+    return [await _evening(rt, who, lab, title, when, readiness, devices) for title, when, readiness in evenings]
+
+
+async def _evening(
     rt: Runtime, who: Account, lab: int, title: str, when: datetime, readiness: list[int], devices: dict[str, str]
 ) -> tuple[int, int]:
-    """A session in the lab whose residents answer a readiness scale; closed and revealed. Each
-    resident joins with the lab's device token of their earlier visit (`devices`, by name, kept up
-    to date here), so whoever came before is the same member again: a returning member."""
     session = await sessions.create(
         rt,
         who,
@@ -162,7 +170,8 @@ async def _street_evening(
 
 
 async def living_labs(rt: Runtime, facilitator: Account) -> dict[str, Any]:
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    today = now.date()
     baseline_on = today - timedelta(days=330)
     zonnewijk = await _lab(
         rt,
@@ -270,24 +279,14 @@ async def living_labs(rt: Runtime, facilitator: Account) -> dict[str, Any]:
         ready.id,
         {"value": 2.6, "measured_on": (today - timedelta(days=150)).isoformat(), "wave": "interim"},
     )
-    devices: dict[str, str] = {}
-    cafe, _ = await _street_evening(
+    (cafe, _), (evening, scale_id) = await _evenings(
         rt,
         facilitator,
         zonnewijk,
-        "Energiecafé Zonnewijk: wat weten we van warmtenetten?",
-        datetime.now(UTC) - timedelta(days=45),
-        [2, 3, 3, 2],
-        devices,
-    )
-    evening, scale_id = await _street_evening(
-        rt,
-        facilitator,
-        zonnewijk,
-        "Buurtavond Zonnewijk: samen naar een warmtenet?",
-        datetime.now(UTC) - timedelta(hours=3),
-        [3, 4, 3, 4, 2, 4],
-        devices,
+        [
+            ("Energiecafé Zonnewijk: wat weten we van warmtenetten?", now - timedelta(days=45), [2, 3, 3, 2]),
+            ("Buurtavond Zonnewijk: samen naar een warmtenet?", now - timedelta(hours=3), [3, 4, 3, 4, 2, 4]),
+        ],
     )
     await indicators.from_poll(rt, facilitator, zonnewijk, ready.id, {"poll_id": scale_id, "wave": "interim"})
 
@@ -432,20 +431,15 @@ async def living_labs(rt: Runtime, facilitator: Account) -> dict[str, Any]:
             "sdgs": "1, 7",
         },
     )
-    neighbours: dict[str, str] = {}
-    for title, days_ago, readiness in (
-        ("Energiecafé Kanaleneiland", 120, [3, 4, 3]),
-        ("Energiecafé Kanaleneiland: terugblik met de coaches", 60, [4, 5, 3, 4]),
-    ):
-        await _street_evening(
-            rt,
-            facilitator,
-            kanaleneiland,
-            title,
-            datetime.now(UTC) - timedelta(days=days_ago),
-            readiness,
-            neighbours,
-        )
+    await _evenings(
+        rt,
+        facilitator,
+        kanaleneiland,
+        [
+            ("Energiecafé Kanaleneiland", now - timedelta(days=120), [3, 4, 3]),
+            ("Energiecafé Kanaleneiland: terugblik met de coaches", now - timedelta(days=60), [4, 5, 3, 4]),
+        ],
+    )
     await experiments.evaluate(
         rt,
         facilitator,

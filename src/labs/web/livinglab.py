@@ -217,36 +217,62 @@ async def history(request: Req, rt: Runtime, lab_id: int) -> Response[Any]:
     )
 
 
+# --- a lab's indicators and experiments: a list with its form for a new one ---------------
+
+
+async def _indicators(rt: Runtime, theory: toc.Theory, number: Any) -> dict[str, Any]:
+    return {
+        "courses": await indicators.courses(rt, theory.lab.id),
+        "measurable": [n for n in theory.nodes if n.kind in toc.MEASURABLE],
+    }
+
+
+async def _experiments(rt: Runtime, theory: toc.Theory, number: Any) -> dict[str, Any]:
+    return {"logs": paging.of(await experiments.logs(rt, theory.lab.id), number), "links": _links(theory)}
+
+
+async def _new_indicator(rt: Runtime, account: Any, lab_id: int, data: dict[str, Any]) -> str:
+    made = await indicators.define(rt, account, lab_id, data.get("node_id"), data)
+    return f"/livinglabs/{lab_id}/indicators/{made.id}"
+
+
+async def _new_experiment(rt: Runtime, account: Any, lab_id: int, data: dict[str, Any]) -> str:
+    made = await experiments.plan(rt, account, lab_id, data)
+    return f"/livinglabs/{lab_id}/experiments/{made.id}"
+
+
+Context = Callable[[Runtime, toc.Theory, Any], Awaitable[dict[str, Any]]]
+Make = Callable[[Runtime, Any, int, dict[str, Any]], Awaitable[str]]
+
+
+def _area(area: str, context: Context, make: Make) -> list[Any]:
+    """The list page of a lab's `area` (template livinglab/<area>.html with `context`) and the post
+    of its form, which `make`s one and goes to it (or shows the page again with the errors)."""
+
+    async def area_page(request: Req, rt: Runtime, lab_id: int, **extra: Any) -> Response[Any]:
+        theory = await toc.theory(rt, lab_id)
+        found = await context(rt, theory, request.query_params.get("page"))
+        defaults: dict[str, Any] = {"form": {}, "errors": {}}
+        return page(request, f"livinglab/{area}.html", lab=theory.lab, tab=area, **found, **{**defaults, **extra})
+
+    async def listing(request: Req, rt: Runtime, lab_id: int) -> Response[Any]:
+        return await area_page(request, rt, lab_id)
+
+    async def create(request: Req, rt: Runtime, identity: Identity, lab_id: int) -> Response[Any]:
+        data = await form_data(request)
+        return await _submit(
+            lambda: make(rt, _account(identity), lab_id, data),
+            lambda e: area_page(request, rt, lab_id, **failed(e, data)),
+        )
+
+    path = f"/livinglabs/{{lab_id:int}}/{area}"
+    return [
+        get(path, guards=staff, name=f"{area}-list")(listing),
+        post(path, guards=editors, name=f"{area}-new")(create),
+    ]
+
+
 # --- indicators ----------------------------------------------------------------------------
-
-
-async def _indicators_page(request: Req, rt: Runtime, lab_id: int, **extra: Any) -> Response[Any]:
-    theory = await toc.theory(rt, lab_id)
-    return page(
-        request,
-        "livinglab/indicators.html",
-        lab=theory.lab,
-        courses=await indicators.courses(rt, lab_id),
-        measurable=[n for n in theory.nodes if n.kind in toc.MEASURABLE],
-        tab="indicators",
-        **{"form": {}, "errors": {}, **extra},
-    )
-
-
-@get("/livinglabs/{lab_id:int}/indicators", guards=staff)
-async def indicator_list(request: Req, rt: Runtime, lab_id: int) -> Response[Any]:
-    return await _indicators_page(request, rt, lab_id)
-
-
-@post("/livinglabs/{lab_id:int}/indicators", guards=editors)
-async def define_indicator(request: Req, rt: Runtime, identity: Identity, lab_id: int) -> Response[Any]:
-    data = await form_data(request)
-
-    async def run() -> str:
-        made = await indicators.define(rt, _account(identity), lab_id, data.get("node_id"), data)
-        return f"/livinglabs/{lab_id}/indicators/{made.id}"
-
-    return await _submit(run, lambda e: _indicators_page(request, rt, lab_id, **failed(e, data)))
 
 
 async def _indicator_page(
@@ -315,35 +341,6 @@ def _links(theory: toc.Theory) -> list[tuple[int, str]]:
     ]
 
 
-async def _experiments_page(request: Req, rt: Runtime, lab_id: int, **extra: Any) -> Response[Any]:
-    theory = await toc.theory(rt, lab_id)
-    return page(
-        request,
-        "livinglab/experiments.html",
-        lab=theory.lab,
-        logs=paging.of(await experiments.logs(rt, lab_id), request.query_params.get("page")),
-        links=_links(theory),
-        tab="experiments",
-        **{"form": {}, "errors": {}, **extra},
-    )
-
-
-@get("/livinglabs/{lab_id:int}/experiments", guards=staff)
-async def experiment_list(request: Req, rt: Runtime, lab_id: int) -> Response[Any]:
-    return await _experiments_page(request, rt, lab_id)
-
-
-@post("/livinglabs/{lab_id:int}/experiments", guards=editors)
-async def plan_experiment(request: Req, rt: Runtime, identity: Identity, lab_id: int) -> Response[Any]:
-    data = await form_data(request)
-
-    async def run() -> str:
-        made = await experiments.plan(rt, _account(identity), lab_id, data)
-        return f"/livinglabs/{lab_id}/experiments/{made.id}"
-
-    return await _submit(run, lambda e: _experiments_page(request, rt, lab_id, **failed(e, data)))
-
-
 async def _experiment_page(request: Req, rt: Runtime, lab_id: int, experiment_id: int, **extra: Any) -> Response[Any]:
     theory = await toc.theory(rt, lab_id)
     log = await experiments.get_log(rt, lab_id, experiment_id)
@@ -410,12 +407,10 @@ routes: list[Any] = [
     attach,
     detach,
     history,
-    indicator_list,
-    define_indicator,
+    *_area("indicators", _indicators, _new_indicator),
     indicator_view,
     indicator_action,
-    experiment_list,
-    plan_experiment,
+    *_area("experiments", _experiments, _new_experiment),
     experiment_view,
     experiment_action,
 ]
