@@ -191,6 +191,7 @@ async def test_only_an_admin_grants_a_whole_community(client: Client, rt: Any) -
     assert page.status_code == 403
     assert "Only an admin can grant a whole community." in page.text
     assert f'value="community:{world.community_id}"' not in page.text  # not offered to facilitators
+    assert "access to a whole community is given by an admin" in page.text
     # Nothing written: no grant, no event on the community's stream, and the researcher sees nothing.
     admin = await api_token(client, world.accounts["admin"].email)
     listed = (await client.get("/api/v1/research/grants", headers=admin)).json()["grants"]
