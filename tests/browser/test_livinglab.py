@@ -1,16 +1,19 @@
 """A living lab on a laptop in a real browser: the Theory of Change built with the keyboard through
 its forms (a cycle refused with the message next to the field), the picture following, and an
-indicator with measurements drawn as a chart beside its data table. Axe on both pages."""
+indicator with measurements drawn as a chart beside its data table; an experiment whose action is
+a follow-up, answered by its owner on a phone through the private link and then in the learning
+log. Axe on every page."""
 
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.browser.conftest import import_or_skip
-from tests.browser.test_live_session import api, format_violations, new_context
+from tests.browser.test_live_session import PHONE, api, format_violations, new_context
 from tests.conftest import PASSWORD, LiveServer
 
 if TYPE_CHECKING:
@@ -100,6 +103,34 @@ def test_theory_of_change_and_indicator_chart(browser: object, live_server: Live
         expect(page.locator("svg.indicator-chart .target")).to_have_count(1)
         expect(page.locator("table tbody")).to_contain_text("34 %")
         check_axe("indicator", page)
+
+        page.get_by_role("link", name="Experiments").click()
+        page.locator("#x-title").fill("Street ambassadors")
+        page.locator("#x-hypothesis").fill("If neighbours explain the scan, more households insulate.")
+        page.get_by_role("button", name="Plan it").click()
+        page.wait_for_url(re.compile(r"/experiments/\d+$"))
+        page.locator("#a-title").fill("Train six ambassadors")
+        page.locator("#a-owner").fill("Fatima")
+        page.locator("#a-due").fill((date.today() - timedelta(days=30)).isoformat())
+        page.locator("#actions").get_by_role("button", name="Add the action").click()
+        expect(page.locator("#actions")).to_contain_text("Overdue")
+        link = page.locator("#actions input[readonly]").first.input_value()
+        check_axe("experiment", page)
+
+        phone = new_context(browser, live_server, **PHONE)  # type: ignore[arg-type]
+        try:
+            owner = phone.new_page()
+            owner.goto(link)
+            expect(owner.locator("main")).to_contain_text("Experiment: Street ambassadors")
+            check_axe("the action's check-in on a phone", owner)
+            owner.get_by_label("In progress").check()
+            owner.get_by_label("What was done").fill("Six ambassadors trained")
+            owner.get_by_role("button", name="Save my answer").click()
+            expect(owner.locator("main")).to_contain_text("You answered")
+        finally:
+            phone.close()
+        page.reload()
+        expect(page.locator("#learning-log")).to_contain_text("Six ambassadors trained")
         assert not errors, errors
         assert not failures, "\n".join(failures)
     finally:
