@@ -283,3 +283,183 @@ async def test_the_removed_persons_streams_close(live_server: LiveServer) -> Non
         with pytest.raises(InvalidStatus):
             async with connect(url, additional_headers=spammer["headers"]) as retry:
                 await asyncio.wait_for(retry.recv(), 10)
+
+
+# --- pre-moderation ------------------------------------------------------------------------
+
+WAITING = "Free parking for everyone"
+
+
+async def _premoderated(http: Any, fac: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """A live session with pre-moderation on, Bea (who writes) and Ann (who reads)."""
+    session = await _live(http, fac, "Moderated")
+    sid = session["id"]
+    on = await http.post(f"/api/v1/sessions/{sid}/premoderation", json={"premoderation": True}, headers=fac)
+    assert on.status_code == 200 and on.json()["premoderation"] is True
+    bea, ann = await _join(http, session["join_code"], "Bea"), await _join(http, session["join_code"], "Ann")
+    return sid, bea, ann
+
+
+def _bodies(found: list[dict[str, Any]]) -> list[str]:
+    return [n["body"] for n in found]
+
+
+async def test_a_waiting_note_reaches_only_its_author_and_the_console(
+    client: AsyncTestClient[Litestar], rt: Any
+) -> None:
+    account = await make_account(rt)
+    fac = await api_token(client, account.email)
+    sid, bea, ann = await _premoderated(client, fac)
+    note = await _note(client, sid, bea["headers"], WAITING)
+    assert note["approval"] == "pending"
+    # What a facilitator enters needs no approval.
+    own = await client.post(f"/api/v1/sessions/{sid}/notes", json={"client_id": "f1", "body": "Bikes"}, headers=fac)
+    assert own.json()["approval"] == "approved"
+
+    notes_of = lambda h: client.get(f"/api/v1/sessions/{sid}/notes", headers=h)  # noqa: E731
+    assert _bodies((await notes_of(ann["headers"])).json()) == ["Bikes"]
+    assert [(n["body"], n["approval"]) for n in (await notes_of(bea["headers"])).json()] == [
+        (WAITING, "pending"),
+        ("Bikes", "approved"),
+    ]
+    assert WAITING in _bodies((await notes_of(fac)).json())
+
+    # The event log: Ann's has a placeholder where the note was posted; Bea's has her note.
+    ann_log, bea_log, full = [await _log(client, sid, h) for h in (ann["headers"], bea["headers"], fac)]
+    submitted = next(e for e in full["events"] if e["type"] == "note.submitted")
+    assert submitted["data"]["body"] == WAITING and submitted["data"]["author"] == "Bea"
+    assert WAITING not in json.dumps(ann_log)
+    assert note["id"] not in {e["data"].get("id") for e in ann_log["events"]}
+    assert {"seq": submitted["seq"], "at": submitted["at"], "type": "redacted", "data": {}} in ann_log["events"]
+    assert [e["seq"] for e in ann_log["events"]] == list(range(1, ann_log["last_seq"] + 1))
+    mine = next(e for e in bea_log["events"] if e["seq"] == submitted["seq"])
+    assert mine["type"] == "note.submitted" and mine["data"]["body"] == WAITING
+
+    # Pages: the projector and Ann's phone show nothing of it; Bea's phone marks it waiting;
+    # the console lists it in its queue with the count.
+    await login(client, account.email)
+    assert WAITING not in (await client.get(f"/sessions/{sid}/projector")).text
+    console = (await client.get(f"/sessions/{sid}/console")).text
+    queue = console.split('<section id="queue"')[1].split("</section>")[0]
+    assert 'data-count="1"' in queue and WAITING in queue and "Approve" in queue
+    client.cookies.clear()
+    client.cookies.set(f"labs_p{sid}", ann["token"])
+    assert WAITING not in (await client.get(f"/p/{sid}")).text
+    client.cookies.set(f"labs_p{sid}", bea["token"])
+    phone = (await client.get(f"/p/{sid}")).text
+    assert WAITING in phone and "Waiting for approval" in phone
+    assert 'id="pending-' in phone and f'id="note-{note["id"]}"' not in phone
+    dutch = (await client.get(f"/p/{sid}", headers={"accept-language": "nl"})).text
+    assert "Wacht op goedkeuring" in dutch
+    # Nobody votes on what is not on the wall.
+    await client.post(f"/api/v1/sessions/{sid}/votes/rounds", json={"votes": 3}, headers=fac)
+    vote = await client.post(f"/api/v1/sessions/{sid}/votes", json={"note_id": note["id"]}, headers=ann["headers"])
+    assert vote.status_code == 404
+
+    # Approved: everyone has it, with what the wall needs.
+    approve = {"action": "approve"}
+    answer = await client.post(f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json=approve, headers=fac)
+    assert answer.status_code == 200 and answer.json()["approval"] == "approved"
+    assert WAITING in _bodies((await notes_of(ann["headers"])).json())
+    approved = (await _log(client, sid, ann["headers"]))["events"][-1]
+    assert approved["type"] == "note.approved" and approved["data"]["body"] == WAITING
+    assert approved["data"]["author"] == "Bea"
+    again = await client.post(f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation", json=approve, headers=fac)
+    assert again.status_code == 409
+
+
+async def test_rejection_editing_and_turning_it_off(client: AsyncTestClient[Litestar], rt: Any) -> None:
+    fac = await api_token(client, (await make_account(rt)).email)
+    sid, bea, ann = await _premoderated(client, fac)
+    url = f"/api/v1/sessions/{sid}/notes"
+    spam = await _note(client, sid, bea["headers"], "Buy my stuff")
+    rejected = await client.post(f"{url}/{spam['id']}/moderation", json={"action": "reject"}, headers=fac)
+    assert rejected.status_code == 200 and rejected.json()["approval"] == "rejected"
+    told = (await _log(client, sid, bea["headers"]))["events"][-1]
+    assert told["type"] == "note.rejected" and told["data"]["id"] == spam["id"]
+    assert (await _log(client, sid, ann["headers"]))["events"][-1]["type"] == "redacted"
+    client.cookies.set(f"labs_p{sid}", bea["token"])
+    assert "Not approved by the facilitator" in (await client.get(f"/p/{sid}")).text
+
+    # An approved note edited by its author waits again: it leaves everyone else's wall.
+    good = await _note(client, sid, bea["headers"], "Trees on every street")
+    await client.post(f"{url}/{good['id']}/moderation", json={"action": "approve"}, headers=fac)
+    edited = await client.put(f"{url}/{good['id']}", json={"body": "Parking on every street"}, headers=bea["headers"])
+    assert edited.status_code == 200 and edited.json()["approval"] == "pending"
+    gone = (await _log(client, sid, ann["headers"]))["events"][-1]
+    assert gone["type"] == "note.edited" and "body" not in gone["data"]
+    assert gone["data"]["id"] == good["id"] and gone["data"]["approval"] == "pending"
+    assert "Parking" not in json.dumps((await _log(client, sid, ann["headers"]))["events"])
+    assert _bodies((await client.get(url, headers=ann["headers"])).json()) == []
+    # Even the earlier events of the note no longer show its old text to the room.
+    assert "Trees on every street" not in json.dumps((await _log(client, sid, ann["headers"]))["events"])
+
+    # Off: new notes go straight to the wall; the waiting one still waits.
+    off = await client.post(f"/api/v1/sessions/{sid}/premoderation", json={"premoderation": False}, headers=fac)
+    assert off.status_code == 200 and off.json()["premoderation"] is False
+    assert (await _note(client, sid, bea["headers"], "Straight on"))["approval"] == "approved"
+    still = {n["id"]: n["approval"] for n in (await client.get(url, headers=fac)).json()}
+    assert still[good["id"]] == "pending"
+
+
+async def test_bad_reviews_and_toggles_write_nothing(client: AsyncTestClient[Litestar], rt: Any) -> None:
+    fac = await api_token(client, (await make_account(rt)).email)
+    other = await api_token(client, (await make_account(rt)).email)
+    sid, bea, _ann = await _premoderated(client, fac)
+    note = await _note(client, sid, bea["headers"], WAITING)
+    elsewhere = await _live(client, other, "Elsewhere")
+    before = (await _log(client, sid, fac))["last_seq"]
+    moderation = f"/api/v1/sessions/{sid}/notes/{{}}/moderation"
+    for headers, url, body, status in [
+        (fac, moderation.format(999_999), {"action": "approve"}, 404),
+        (fac, moderation.format(note["id"]), {"action": "bless"}, 400),
+        (other, moderation.format(note["id"]), {"action": "approve"}, 404),
+        (bea["headers"], moderation.format(note["id"]), {"action": "approve"}, 401),
+        (fac, f"/api/v1/sessions/{elsewhere['id']}/notes/{note['id']}/moderation", {"action": "approve"}, 404),
+        (fac, f"/api/v1/sessions/{sid}/premoderation", {"premoderation": "maybe"}, 400),
+        (other, f"/api/v1/sessions/{sid}/premoderation", {"premoderation": False}, 404),
+        (bea["headers"], f"/api/v1/sessions/{sid}/premoderation", {"premoderation": False}, 401),
+    ]:
+        answer = await client.post(url, json=body, headers=headers)
+        assert answer.status_code == status, (url, body, answer.text)
+    assert (await _log(client, sid, fac))["last_seq"] == before
+
+
+async def test_the_author_streams_their_waiting_note_and_the_room_does_not(live_server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=live_server.base_url, timeout=20) as http:
+        fac = {"Authorization": f"Bearer {live_server.create_user('fac@example.org')}"}
+        sid, bea, ann = await _premoderated(http, fac)
+        last = (await _log(http, sid, fac))["last_seq"]
+        url = f"{live_server.ws_url}/api/v1/sessions/{sid}/stream?after={last}"
+        page = f"{live_server.ws_url}/api/v1/sessions/{sid}/stream?view=participant&after={last}"
+
+        def phone(who: dict[str, Any]) -> dict[str, str]:
+            return {"Cookie": f"labs_p{sid}={who['token']}", "Origin": live_server.base_url}
+
+        async with (
+            connect(url, additional_headers=bea["headers"]) as bea_json,
+            connect(url, additional_headers=ann["headers"]) as ann_json,
+            connect(page, additional_headers=phone(bea)) as bea_html,
+            connect(page, additional_headers=phone(ann)) as ann_html,
+        ):
+            await asyncio.sleep(0.3)
+            note = await _note(http, sid, bea["headers"], WAITING)
+            mine = json.loads(await asyncio.wait_for(bea_json.recv(), 10))
+            theirs = json.loads(await asyncio.wait_for(ann_json.recv(), 10))
+            assert mine["type"] == "note.submitted" and mine["data"]["body"] == WAITING
+            assert theirs == {"seq": mine["seq"], "at": mine["at"], "type": "redacted", "data": {}}
+            bea_frame = await asyncio.wait_for(bea_html.recv(), 10)
+            ann_frame = await asyncio.wait_for(ann_html.recv(), 10)
+            assert WAITING in bea_frame and f'id="pending-{note["id"]}"' in bea_frame
+            assert WAITING not in ann_frame and f"-{note['id']}" not in ann_frame
+
+            moderation = f"/api/v1/sessions/{sid}/notes/{note['id']}/moderation"
+            assert (await http.post(moderation, json={"action": "approve"}, headers=fac)).status_code == 200
+            for ws in (bea_json, ann_json):
+                approved = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert approved["type"] == "note.approved" and approved["data"]["body"] == WAITING
+            bea_frame = await asyncio.wait_for(bea_html.recv(), 10)
+            ann_frame = await asyncio.wait_for(ann_html.recv(), 10)
+            for frame in (bea_frame, ann_frame):
+                assert 'hx-swap-oob="upsert:#wall"' in frame and WAITING in frame
+            assert f'id="pending-{note["id"]}" hx-swap-oob="delete"' in bea_frame

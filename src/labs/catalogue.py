@@ -47,6 +47,10 @@ class Refs:
     accounts: Mapping[int, str] = field(default_factory=dict)
     withheld_notes: frozenset[int] = frozenset()
     erased_notes: frozenset[int] = frozenset()  # removed with their author's erasure
+    waiting_notes: frozenset[int] = frozenset()  # not approved (pre-moderation): off the wall now
+    # The participant whose screen or token reads (None: an audience as a whole): their own notes
+    # that wait for approval are theirs to see.
+    viewer: int | None = None
 
     def name(self, participant_id: Any) -> str | None:
         row = self.participants.get(participant_id) if participant_id is not None else None
@@ -143,6 +147,18 @@ def note_ids(events: Iterable[dict[str, Any]]) -> set[int]:
     return {e["data"]["id"] for e in events if e["type"] in NOTE_TYPES and isinstance(e["data"].get("id"), int)}
 
 
+def personal_ids(events: Iterable[dict[str, Any]]) -> set[int]:
+    """The participants who read a batch differently from the rest of the room: the authors of
+    notes in it that wait for approval (or were rejected), whose own screens show them."""
+    return {
+        e["data"]["participant_id"]
+        for e in events
+        if e.get("type") in NOTE_TYPES
+        and e["data"].get("approval", APPROVED) != APPROVED
+        and isinstance(e["data"].get("participant_id"), int)
+    }
+
+
 def participant_ids(events: Iterable[dict[str, Any]]) -> set[int]:
     """The participants a batch of events refers to (for one lookup per batch)."""
     found: set[int] = set()
@@ -172,18 +188,34 @@ def _with_author(data: dict[str, Any], refs: Refs) -> dict[str, Any]:
     return data
 
 
-def _note(data: dict[str, Any], audience: Audience, refs: Refs) -> dict[str, Any]:
+def _own(data: dict[str, Any], audience: Audience, refs: Refs) -> bool:
+    return audience is Audience.participant and refs.viewer is not None and data.get("participant_id") == refs.viewer
+
+
+def _note(data: dict[str, Any], audience: Audience, refs: Refs) -> dict[str, Any] | None:
     """The wall shows a note with its author's display name; outside the console a note that is
-    hidden or deleted (then, or by now) is only its id and flags (the card goes), never its text."""
+    hidden or deleted (then, or by now) is only its id and flags (the card goes), never its text.
+    A note that waits for approval (or was rejected) is its author's and the console's alone:
+    anyone else gets nothing of it, unless the change took it off their wall (its author edited
+    it under pre-moderation: `left_wall`), when the card goes."""
+    waiting = data.get("approval", APPROVED) != APPROVED
+    console = audience is Audience.facilitator
+    if waiting and not data.get("left_wall") and not console and not _own(data, audience, refs):
+        return None
     data = _with_author(data, refs)
     withheld = data.get("hidden") or data.get("deleted") or data.get("id") in refs.withheld_notes
+    if (waiting or data.get("id") in refs.waiting_notes) and not _own(data, audience, refs):
+        withheld = True
     if data.get("id") in refs.erased_notes:
         data["deleted"] = True  # its author was erased with their notes: for the console too
     elif audience is Audience.facilitator:
         withheld = False
     if withheld:
         keep = ("id", "activity_id", "hidden", "deleted", "pinned", "cluster_id")
-        return {k: data.get(k) for k in keep}
+        gone = {k: data.get(k) for k in keep}
+        if waiting or data.get("id") in refs.waiting_notes:
+            gone["approval"] = data["approval"] if waiting else "pending"  # off the wall until approved
+        return gone
     data.pop("entered_by_id", None)
     return data
 
@@ -293,6 +325,18 @@ class SessionClosed(Payload):
 )
 class SessionJoiningChanged(Payload):
     joining: str
+
+
+@event(
+    "session.premoderation_changed",
+    stream="session",
+    audiences=ROOM | STAFF,
+    changes=("status", "queue"),
+    doc="Pre-moderation went on or off: with it on, participants' new notes wait for a facilitator's "
+    "approval. Turning it off approves nothing: waiting notes stay in the queue.",
+)
+class SessionPremoderationChanged(Payload):
+    premoderation: bool
 
 
 @event(
@@ -472,11 +516,17 @@ class NoteState(Payload):
     hidden: bool = False
     pinned: bool = False
     deleted: bool = False
+    # approved (on the wall), pending (waiting for a facilitator: pre-moderation) or rejected
+    approval: str = "approved"
+    left_wall: bool = False  # this change took an approved note off the wall (back to pending)
 
 
+APPROVED = "approved"
 _NOTE_DOC = (
     "The whole note with `author` (display name). Outside the console a hidden or deleted note is "
-    "only `id`, `activity_id`, `hidden`, `deleted`, `pinned` and `cluster_id`: never its text."
+    "only `id`, `activity_id`, `hidden`, `deleted`, `pinned` and `cluster_id`: never its text. A note "
+    "that is not `approval: approved` reaches only the console and its author (everyone else: "
+    "`redacted`, or with `left_wall` the card going)."
 )
 
 
@@ -491,6 +541,18 @@ NoteEdited = _note_event("note.edited", "Its author edited a note.")
 NoteDeleted = _note_event("note.deleted", "Its author deleted a note.")
 NoteHidden = _note_event("note.hidden", "A facilitator hid a note.")
 NoteRestored = _note_event("note.restored", "A facilitator restored a hidden note.")
+NoteSubmitted = _note_event(
+    "note.submitted",
+    "Under pre-moderation a participant posted a note (or edited one that waits): it waits for "
+    "approval (`approval: pending`).",
+    ("wall", "queue"),
+)
+NoteApproved = _note_event(
+    "note.approved", "A facilitator approved a waiting note: it is on the wall now.", ("wall", "queue")
+)
+NoteRejected = _note_event(
+    "note.rejected", "A facilitator rejected a waiting note: it stays off the wall; its author is told.", ("queue",)
+)
 NotePinned = _note_event("note.pinned", "A facilitator pinned a note.")
 NoteUnpinned = _note_event("note.unpinned", "A facilitator unpinned a note.")
 NOTE_TYPES = {spec.name for spec in CATALOGUE.values() if issubclass(spec.payload, NoteState)} | {"note.clustered"}

@@ -563,6 +563,9 @@ def demo(force: bool) -> None:
     click.echo(f"  current activity: {live['activity']}")
     click.echo(f"  join code: {live['join_code']}")
     click.echo(f"  join from a phone: {base}/j/{live['join_code']}")
+    click.echo(
+        f"  pre-moderation is on: {live['waiting']} note waits for approval in {base}/sessions/{live['id']}/console"
+    )
     hall = result["hall"]
     click.echo(f"\nA full hall: {hall['title']} ({hall['notes']} notes, join code {hall['join_code']})")
     click.echo(f"  projector: {base}/sessions/{hall['id']}/projector   console: {base}/sessions/{hall['id']}/console")

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, and_, or_, select
 
-from labs.models import Consent, Note, Participant
+from labs.models import Consent, Note, NoteApproval, Participant
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
@@ -55,9 +55,14 @@ def counted() -> ColumnElement[bool]:
 
 def readable() -> ColumnElement[bool]:
     """SQL condition on Note outer-joined with its Participant: the notes a researcher may read.
-    Not of people who chose `none`, and not hidden or deleted (moderation keeps those out of
-    every report)."""
-    return and_(Note.deleted.is_(False), Note.hidden.is_(False), or_(Note.participant_id.is_(None), counted()))
+    Not of people who chose `none`, and not hidden, deleted or kept off the wall by pre-moderation
+    (moderation keeps those out of every report)."""
+    return and_(
+        Note.deleted.is_(False),
+        Note.hidden.is_(False),
+        Note.approval == NoteApproval.approved,
+        or_(Note.participant_id.is_(None), counted()),
+    )
 
 
 def notes() -> Select[tuple[Note, Participant]]:

@@ -424,7 +424,13 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
             {"id": s.id, "title": s.title, "status": s.status.value, "join_code": s.join_code}
             for s in [await sessions.get(rt, m.id) for m in (m1, m2, m3)]
         ],
-        "live": {"id": live.id, "title": live.title, "join_code": live.join_code, "activity": current.title},
+        "live": {
+            "id": live.id,
+            "title": live.title,
+            "join_code": live.join_code,
+            "activity": current.title,
+            "waiting": (await notes.waiting(rt, live.id)).total,
+        },
         "hall": big,
         "polls": [p["question"] for p in live_polls],
         "living_labs": living_labs,
@@ -950,6 +956,9 @@ async def _third_meeting(demo: _Demo, community_id: int) -> _Meeting:
     await demo.note(m, "daan", "Een collega in de andere stad die je mag bellen als het vastloopt.", "idea")
     await demo.note(m, "ilse", "Budget voor een paar maanden proberen voordat er een beleidsbesluit ligt.", "idea")
     await demo.note(m, "mirjam", "Materiaal in gewone taal dat bewoners zelf kunnen aanpassen.", "idea")
+    # From here on notes wait for approval (pre-moderation): one waits in the console's queue.
+    await sessions.set_premoderation(rt, sanne, m.id, True)
+    await demo.note(m, "pieter", "Eén vast aanspreekpunt bij de gemeente voor wie een praktijk overneemt.", "idea")
     return m
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from labs import catalogue
 from labs.catalogue import Audience, Payload, Refs
-from labs.models import Account, ActorKind, Event, EventStream, LabSession, Note, Participant
+from labs.models import Account, ActorKind, Event, EventStream, LabSession, Note, NoteApproval, Participant
 
 if TYPE_CHECKING:
     from labs.runtime import Runtime
@@ -189,7 +189,7 @@ async def last_seq(db: AsyncSession, stream: Stream) -> int:
     return counter.last_seq if counter else 0
 
 
-async def refs(db: AsyncSession, wires: Iterable[dict[str, Any]]) -> Refs:
+async def refs(db: AsyncSession, wires: Iterable[dict[str, Any]], viewer: int | None = None) -> Refs:
     """One read of the people and notes a batch of events refers to, as the tables hold them now
     (so an erased person or a note hidden since is withheld from every later view)."""
     wires = list(wires)
@@ -201,17 +201,30 @@ async def refs(db: AsyncSession, wires: Iterable[dict[str, Any]]) -> Refs:
         names = {account_id: name for account_id, name in rows.all()}
     withheld: frozenset[int] = frozenset()
     erased: frozenset[int] = frozenset()
+    waiting: frozenset[int] = frozenset()
     if nids:
         hidden = or_(Note.hidden.is_(True), Note.deleted.is_(True))
-        kept = dict((await db.execute(select(Note.id, hidden).where(Note.id.in_(nids)))).tuples().all())
+        rows = await db.execute(select(Note.id, hidden, Note.approval).where(Note.id.in_(nids)))
+        kept = {row[0]: (row[1], row[2]) for row in rows.all()}
         # A note no longer in the table went with its author's erasure: nobody reads its text again.
         erased = frozenset(nids - kept.keys())
-        withheld = frozenset(n for n, hidden in kept.items() if hidden) | erased
-    return Refs(participants={p.id: p for p in found}, accounts=names, withheld_notes=withheld, erased_notes=erased)
+        withheld = frozenset(n for n, (hidden, _) in kept.items() if hidden) | erased
+        waiting = frozenset(n for n, (_, approval) in kept.items() if approval is not NoteApproval.approved)
+    return Refs(
+        participants={p.id: p for p in found},
+        accounts=names,
+        withheld_notes=withheld,
+        erased_notes=erased,
+        waiting_notes=waiting,
+        viewer=viewer,
+    )
 
 
-async def visible(db: AsyncSession, wires: Iterable[dict[str, Any]], audience: Audience) -> list[dict[str, Any]]:
-    """A batch of events as `audience` may read it (API, stream and event log alike)."""
+async def visible(
+    db: AsyncSession, wires: Iterable[dict[str, Any]], audience: Audience, viewer: int | None = None
+) -> list[dict[str, Any]]:
+    """A batch of events as `audience` may read it (API, stream and event log alike); `viewer`:
+    the participant reading, whose own notes waiting for approval are theirs to see."""
     wires = list(wires)
-    known = await refs(db, wires)
+    known = await refs(db, wires, viewer)
     return [catalogue.view(w, audience, known) for w in wires]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
@@ -74,6 +75,16 @@ AUDIENCE_OF = {
     "projector": Audience.projector,
     "participant": Audience.participant,
 }
+# A view key of one participant's own frames: "participant:nl~17".
+VIEWER = "~"
+
+
+def split_key(key: str) -> tuple[str, int | None]:
+    """A view key's view ("participant", "json", …) and the participant whose own frames it keys."""
+    base, _, viewer = key.partition(VIEWER)
+    return base.split(":")[0], int(viewer) if viewer else None
+
+
 # Renders a batch of events for HTML views: per event, view key ("participant:nl") -> the event
 # as that view's audience may read it; returns view key -> one frame for the whole batch.
 Renderer = Callable[[Runtime, int, list[dict[str, dict[str, Any]]]], Awaitable[dict[str, str]]]
@@ -127,6 +138,11 @@ class Client:
         if self.audience in JSON_AUDIENCES:
             return f"{self.audience}:batch" if self.batch else self.audience
         return f"{self.audience}:{self.lang}"
+
+    def key_in(self, personal: set[int]) -> str:
+        """The key of its frames for a batch: a participant who reads the batch differently from
+        the rest of the room (their own notes waiting for approval) gets frames of their own."""
+        return f"{self.key}{VIEWER}{self.participant_id}" if self.participant_id in personal else self.key
 
     async def write(self, frames: Frames) -> None:
         async with self.sending:
@@ -300,7 +316,8 @@ class Room:
         for client in [c for c in self.clients if c.participant_id is not None and c.participant_id in gone]:
             client.remove()
         clients = [c for c in self.clients if not c.removed]
-        frames = await self.hub.frames(self.session_id, batch, {client.key for client in clients})
+        personal = catalogue.personal_ids(batch)
+        frames = await self.hub.frames(self.session_id, batch, {client.key_in(personal) for client in clients})
         done = 0
         while done < len(clients):
             try:
@@ -308,8 +325,9 @@ class Room:
                 # full, and then for no longer than what is left of the budget.
                 async with asyncio.timeout(DIRECT_SEND_BUDGET_S):
                     for client in clients[done:]:
-                        if not await client.send_now(frames[client.key]):
-                            client.offer(frames[client.key])
+                        mine = frames[client.key_in(personal)]
+                        if not await client.send_now(mine):
+                            client.offer(mine)
                         done += 1
             except TimeoutError:
                 # Nothing was written (uvicorn waits for the socket before it writes a frame).
@@ -333,7 +351,11 @@ class Hub:
 
     async def frames(self, session_id: int, batch: list[dict[str, Any]], keys: set[str]) -> dict[str, Frames]:
         """The batch's frames for each view key, each rendered once (and kept for catch-ups)."""
-        if any(e.get("type") in ("note.hidden", "note.deleted", "participant.erased") for e in batch):
+        if any(
+            e.get("type") in ("note.hidden", "note.deleted", "participant.erased", "participant.removed")
+            or (e.get("data") or {}).get("left_wall")
+            for e in batch
+        ):
             # Frames that showed those notes' text (or its author) must not serve a later catch-up.
             for cached in [k for k in self._frames if k[0] == session_id]:
                 del self._frames[cached]
@@ -384,7 +406,7 @@ class Hub:
         views = await self._views(batch, keys)
         first, last = batch[0]["seq"], batch[-1]["seq"]
         out: dict[str, Frames] = {}
-        html = [k for k in keys if k.split(":")[0] not in JSON_AUDIENCES]
+        html = [k for k in keys if split_key(k)[0] not in JSON_AUDIENCES]
         if html:
             rendered = await self.render_html(self.rt, session_id, [{k: v[k] for k in html} for v in views])
             out.update({k: Frames(first, last, (rendered[k],)) for k in html})
@@ -392,7 +414,7 @@ class Hub:
             if key in html:
                 continue
             texts = [json.dumps(v[key]) for v in views]
-            joined = ('{"events": [' + ", ".join(texts) + "]}",) if key.endswith(":batch") else tuple(texts)
+            joined = ('{"events": [' + ", ".join(texts) + "]}",) if ":batch" in key else tuple(texts)
             out[key] = Frames(first, last, joined)
         return out
 
@@ -403,9 +425,10 @@ class Hub:
         if catalogue.participant_ids(batch) or catalogue.account_ids(batch) or catalogue.note_ids(batch):
             async with self.rt.db.read() as db:
                 known = await events.refs(db, batch)
-        audiences = {AUDIENCE_OF[k.split(":")[0]] for k in keys}
-        seen = [{a: catalogue.view(event, a, known) for a in audiences} for event in batch]
-        return [{k: by_audience[AUDIENCE_OF[k.split(":")[0]]] for k in keys} for by_audience in seen]
+        readers = {(AUDIENCE_OF[view], viewer) for view, viewer in map(split_key, keys)}
+        refs = {viewer: dataclasses.replace(known, viewer=viewer) for _, viewer in readers}
+        seen = [{r: catalogue.view(event, r[0], refs[r[1]]) for r in readers} for event in batch]
+        return [{k: by_reader[AUDIENCE_OF[split_key(k)[0]], split_key(k)[1]] for k in keys} for by_reader in seen]
 
     async def watch(self) -> None:
         """The rooms' safety net (the database is the truth, the channel only a doorbell)."""
@@ -499,7 +522,8 @@ class Hub:
                 return
             for start in range(0, len(wires), FRAME_EVENTS):
                 part = wires[start : start + FRAME_EVENTS]
-                await self._write(client, (await self.frames(session_id, part, {client.key}))[client.key])
+                key = client.key_in(catalogue.personal_ids(part))
+                await self._write(client, (await self.frames(session_id, part, {key}))[key])
             if html or len(wires) < CATCH_UP_PAGE:
                 return
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -75,6 +76,14 @@ class SessionStatus(enum.StrEnum):
     scheduled = "scheduled"
     live = "live"
     closed = "closed"
+
+
+class NoteApproval(enum.StrEnum):
+    """Under pre-moderation a participant's note waits for a facilitator before the wall shows it."""
+
+    approved = "approved"  # on the wall (every note without pre-moderation)
+    pending = "pending"  # waiting: only its author and the console see it
+    rejected = "rejected"  # kept off the wall: its author is told, the console keeps it
 
 
 class Joining(enum.StrEnum):
@@ -286,6 +295,8 @@ class LabSession(Base):
     joining: Mapped[Joining] = mapped_column(
         enum_column(Joining), default=Joining.when_live, server_default=Joining.when_live.value
     )
+    # Participants' notes wait for a facilitator's approval before the wall shows them.
+    premoderation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     consent_text_version: Mapped[str] = mapped_column(String(32), default="2026-11")
     # The facilitator's summary for the record (a server default: older writers leave it out).
     summary: Mapped[str] = mapped_column(Text, default="", server_default="")
@@ -539,6 +550,9 @@ class Note(Base):
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    approval: Mapped[NoteApproval] = mapped_column(
+        enum_column(NoteApproval), default=NoteApproval.approved, server_default=NoteApproval.approved.value
+    )
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
 

@@ -50,6 +50,18 @@ def choice(enum_cls: type[E], value: Any, field: str) -> E:
         ) from None
 
 
+def flag(value: Any, field: str) -> bool:
+    """A yes/no: JSON true/false, or a form's checkbox ("1", "on"; absent or "" is no)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value if value is not None else "").strip().lower()
+    if text in ("", "0", "off", "false", "no"):
+        return False
+    if text in ("1", "on", "true", "yes"):
+        return True
+    raise Invalid("%(field)s must be true or false.", {field: "Yes or no."}, field=field)
+
+
 def integer(value: Any, field: str) -> int:
     try:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):

@@ -23,6 +23,7 @@ from labs.models import (
     FollowUp,
     LabSession,
     Note,
+    NoteApproval,
     NoteKind,
     Outcome,
     Participant,
@@ -167,6 +168,7 @@ class _Counter:
             .where(
                 Note.session_id.in_(self.sessions()),
                 Note.hidden.is_(False),
+                Note.approval == NoteApproval.approved,
                 Note.deleted.is_(False),
                 or_(Note.participant_id.is_(None), consent.counted()),
             )

@@ -36,6 +36,7 @@ from labs.models import (
     CaseSubmission,
     LabSession,
     Note,
+    NoteApproval,
     NoteKind,
     Outcome,
     OutcomeSource,
@@ -527,7 +528,12 @@ class CaseRecord:
 
 def _visible_notes(case_id: int) -> ColumnElement[bool]:
     # Hidden and deleted notes never leave the session's console.
-    return (Note.case_id == case_id) & Note.hidden.is_(False) & Note.deleted.is_(False)
+    return (
+        (Note.case_id == case_id)
+        & Note.hidden.is_(False)
+        & Note.deleted.is_(False)
+        & (Note.approval == NoteApproval.approved)
+    )
 
 
 async def case_record(rt: Runtime, case_id: int, notes_page: Any = 1) -> CaseRecord:

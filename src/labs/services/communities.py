@@ -28,6 +28,7 @@ from labs.models import (
     LabSession,
     Member,
     Note,
+    NoteApproval,
     Outcome,
     Participant,
     Role,
@@ -229,7 +230,12 @@ async def timeline(rt: Runtime, community_id: int, page: Any = 1, per_page: Any 
     people = select(func.count()).where(Participant.session_id == LabSession.id).scalar_subquery()
     notes = (
         select(func.count())
-        .where(Note.session_id == LabSession.id, Note.deleted.is_(False), Note.hidden.is_(False))
+        .where(
+            Note.session_id == LabSession.id,
+            Note.deleted.is_(False),
+            Note.hidden.is_(False),
+            Note.approval == NoteApproval.approved,
+        )
         .scalar_subquery()
     )
     # When each member first came; in a later session they count as coming back.

@@ -21,6 +21,7 @@ from labs.models import (
     ExperimentStatus,
     LabSession,
     Note,
+    NoteApproval,
     NoteKind,
     Participant,
     TocKind,
@@ -85,6 +86,7 @@ async def compare(rt: Runtime, topic: str | None = None, sdg: int | None = None)
                     LabSession.community_id.in_(ids),
                     Note.kind.in_([NoteKind.booster, NoteKind.barrier]),
                     Note.hidden.is_(False),
+                    Note.approval == NoteApproval.approved,
                     Note.deleted.is_(False),
                 )
             )

@@ -32,6 +32,7 @@ from labs.models import (
     FollowUpStatus,
     LabSession,
     Note,
+    NoteApproval,
     Outcome,
     OutcomeSource,
     Participant,
@@ -274,6 +275,7 @@ class _Tracer:
             .where(
                 Note.session_id == session_id,
                 Note.hidden.is_(False),
+                Note.approval == NoteApproval.approved,
                 Note.deleted.is_(False),
                 or_(Note.participant_id.is_(None), consent.counted()),
                 or_(Note.case_id.in_(about), Note.id.in_(also)),

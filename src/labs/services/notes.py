@@ -1,5 +1,11 @@
 """Notes on the wall: post (idempotent by client id), edit, delete, and the facilitator's
-moderation (hide, restore, pin), clustering and proxy entry."""
+moderation (hide, restore, pin; approve or reject under pre-moderation), clustering and proxy entry.
+
+Pre-moderation (a session setting): a participant's new note waits (`pending`) until a
+facilitator approves it; until then only its author and the console see it. Notes a facilitator
+enters (their own or by proxy) need no approval. An author's edit of an approved note sends it
+back to the queue (it leaves the wall until approved again), so an approved note cannot be turned
+into something else. Turning pre-moderation off approves nothing: waiting notes stay in the queue."""
 
 from __future__ import annotations
 
@@ -8,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labs import catalogue, events, validate
+from labs import catalogue, events, paging, validate
 from labs.errors import Conflict, Forbidden, Invalid, LabsError, NotFound, RateLimited
 from labs.events import Actor, Stream
 from labs.groupcommit import GroupCommit
@@ -22,6 +28,7 @@ from labs.models import (
     Cluster,
     LabSession,
     Note,
+    NoteApproval,
     NoteKind,
     Participant,
     SessionStatus,
@@ -49,6 +56,7 @@ def note_state(note: Note) -> dict[str, Any]:
         "hidden": note.hidden,
         "pinned": note.pinned,
         "deleted": note.deleted,
+        "approval": note.approval.value,
         "created_at": note.created_at.isoformat(),
     }
 
@@ -194,7 +202,8 @@ async def _commit(rt: Runtime, posts: list[_Post]) -> list[Answer | BaseExceptio
                 state = _state({**row, "id": note_id})
                 p = posts[i]
                 actor = Actor.participant(p.participant.id) if p.participant else Actor.account(p.account.id)  # type: ignore[union-attr]
-                event = await tx.emit(Stream.session(p.session_id), catalogue.NoteAdded(**state), actor)
+                posted = catalogue.NoteAdded if row["approval"] is NoteApproval.approved else catalogue.NoteSubmitted
+                event = await tx.emit(Stream.session(p.session_id), posted(**state), actor)
                 answers[i] = ({**_api(state), "author": await _author_of(db, p, row)}, event.seq)
     for i, p in enumerate(posts):
         if answers[i] is None:  # the same client id earlier in this group: that note
@@ -223,6 +232,8 @@ async def _row(db: AsyncSession, p: _Post, session: LabSession) -> dict[str, Any
         "hidden": False,
         "pinned": False,
         "deleted": False,
+        # Under pre-moderation a participant's note waits; what a facilitator enters does not.
+        "approval": NoteApproval.pending if session.premoderation and p.participant else NoteApproval.approved,
         "created_at": now,
         "updated_at": now,
     }
@@ -234,6 +245,7 @@ def _state(row: dict[str, Any]) -> dict[str, Any]:
         **{k: row[k] for k in ("id", "client_id", "body", "activity_id", "participant_id", "entered_by_id")},
         **{k: row[k] for k in ("case_id", "cluster_id", "hidden", "pinned", "deleted")},
         "kind": row["kind"].value,
+        "approval": row["approval"].value,
         "created_at": row["created_at"].isoformat(),
     }
 
@@ -319,14 +331,24 @@ async def edit(rt: Runtime, participant: Participant, note_id: int, data: dict[s
     body = _body(data.get("body"))
     async with events.change(rt) as tx:
         note = await _own_open_note(tx.db, participant, note_id)
+        session = await tx.db.get(LabSession, participant.session_id)
+        assert session is not None
         note.body = body
         if data.get("kind"):
             note.kind = validate.choice(NoteKind, data["kind"], "kind")
         note.updated_at = datetime.now(UTC)
+        was = note.approval
+        if was is NoteApproval.rejected or (was is NoteApproval.approved and session.premoderation):
+            note.approval = NoteApproval.pending  # waits (again) for a facilitator
         payload = note_data(note, participant.display_name)
-        await tx.emit(
-            Stream.session(note.session_id), catalogue.NoteEdited(**note_state(note)), Actor.participant(participant.id)
-        )
+        state = note_state(note)
+        if note.approval is NoteApproval.approved:
+            edited: catalogue.NoteState = catalogue.NoteEdited(**state)
+        elif was is NoteApproval.approved:
+            edited = catalogue.NoteEdited(**state, left_wall=True)  # the room's card goes
+        else:
+            edited = catalogue.NoteSubmitted(**state)  # it never reached the wall
+        await tx.emit(Stream.session(note.session_id), edited, Actor.participant(participant.id))
     return payload
 
 
@@ -399,6 +421,29 @@ async def cluster_note(rt: Runtime, account: Account, session_id: int, note_id: 
     return payload
 
 
+REVIEW = {
+    "approve": (NoteApproval.approved, catalogue.NoteApproved),
+    "reject": (NoteApproval.rejected, catalogue.NoteRejected),
+}
+
+
+async def review(rt: Runtime, account: Account, session_id: int, note_id: int, action: str) -> dict[str, Any]:
+    """Approve a waiting note (it appears on every wall) or reject it (its author is told)."""
+    if action not in REVIEW:
+        raise Invalid(f"Unknown action {action!r}; allowed: {', '.join(REVIEW)}.")
+    approval, decided = REVIEW[action]
+    async with events.change(rt) as tx:
+        await load_for(tx.db, session_id, account)
+        note = await _note_in(tx.db, session_id, note_id)
+        if note.approval is not NoteApproval.pending:
+            raise Conflict("This note is not waiting for approval.")
+        note.approval = approval
+        note.updated_at = datetime.now(UTC)
+        payload = note_data(note, await _author(tx.db, note))
+        await tx.emit(Stream.session(session_id), decided(**note_state(note)), Actor.account(account.id))
+    return payload
+
+
 def cluster_data(cluster: Cluster) -> dict[str, Any]:
     return {"id": cluster.id, "name": cluster.name, "activity_id": cluster.activity_id}
 
@@ -406,8 +451,12 @@ def cluster_data(cluster: Cluster) -> dict[str, Any]:
 # --- reading -------------------------------------------------------------------------------
 
 
-async def wall(rt: Runtime, session_id: int, *, include_hidden: bool) -> list[dict[str, Any]]:
-    """The session's notes, oldest first, without deleted ones."""
+async def wall(
+    rt: Runtime, session_id: int, *, include_hidden: bool, viewer: int | None = None
+) -> list[dict[str, Any]]:
+    """The session's notes, oldest first, without deleted ones. `include_hidden` (the console):
+    hidden ones and those waiting for approval too; otherwise the wall, with `viewer`'s own
+    notes that wait for approval (or were rejected)."""
     query = (
         select(Note, Participant.display_name, Account.display_name)
         .outerjoin(Participant, Participant.id == Note.participant_id)
@@ -416,7 +465,10 @@ async def wall(rt: Runtime, session_id: int, *, include_hidden: bool) -> list[di
         .order_by(Note.id)
     )
     if not include_hidden:
-        query = query.where(Note.hidden.is_(False))
+        approved = Note.approval == NoteApproval.approved
+        query = query.where(
+            Note.hidden.is_(False), or_(approved, Note.participant_id == viewer) if viewer else approved
+        )
     async with rt.db.read() as db:
         rows = (await db.execute(query)).all()
     return [note_data(note, pname or aname) for note, pname, aname in rows]
@@ -466,7 +518,12 @@ async def page(
         select(Note, Participant.display_name, Account.display_name)
         .outerjoin(Participant, Participant.id == Note.participant_id)
         .outerjoin(Account, Account.id == Note.entered_by_id)
-        .where(Note.session_id == session_id, Note.deleted.is_(False), Note.activity_id == activity_id)
+        .where(
+            Note.session_id == session_id,
+            Note.deleted.is_(False),
+            Note.activity_id == activity_id,
+            Note.approval == NoteApproval.approved,
+        )
         .order_by(Note.pinned.desc(), Note.id.desc())
         .limit(limit)
     )
@@ -485,6 +542,32 @@ async def page(
     async with rt.db.read() as db:
         rows = (await db.execute(query)).all()
     return [note_data(note, pname or aname) for note, pname, aname in rows]
+
+
+QUEUE_PAGE = 20
+
+
+async def waiting(
+    rt: Runtime, session_id: int, page_number: Any = 1, *, author: int | None = None
+) -> paging.Page[dict[str, Any]]:
+    """The console's queue: notes waiting for approval, oldest first, a page at a time with their
+    count. With `author`: that participant's own notes that wait or were rejected, newest first
+    (their phone shows them apart from the wall)."""
+    query = (
+        select(Note, Participant.display_name, Account.display_name)
+        .outerjoin(Participant, Participant.id == Note.participant_id)
+        .outerjoin(Account, Account.id == Note.entered_by_id)
+        .where(Note.session_id == session_id, Note.deleted.is_(False))
+    )
+    if author is None:
+        query = query.where(Note.approval == NoteApproval.pending).order_by(Note.id)
+    else:
+        query = query.where(Note.participant_id == author, Note.approval != NoteApproval.approved)
+        query = query.order_by(Note.id.desc())
+    async with rt.db.read() as db:
+        found = await paging.fetch(db, query, page_number, QUEUE_PAGE)
+    items = [note_data(note, pname or aname) for note, pname, aname in found.items]
+    return paging.Page(items, found.number, found.size, found.total)
 
 
 async def clusters(rt: Runtime, session_id: int) -> list[dict[str, Any]]:

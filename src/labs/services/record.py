@@ -22,6 +22,7 @@ from labs.models import (
     Cluster,
     LabSession,
     Note,
+    NoteApproval,
     Outcome,
     Participant,
     Vote,
@@ -164,12 +165,14 @@ async def session_record(rt: Runtime, session_id: int) -> Record:
         found_outcomes = list(
             (await db.scalars(select(Outcome).where(Outcome.session_id == session_id).order_by(Outcome.id))).all()
         )
-    shown = [n for n in all_notes if not n.hidden]
+    # Notes pre-moderation kept off the wall count with the hidden ones: never in the minutes.
+    kept_off = [n for n in all_notes if n.hidden or n.approval is not NoteApproval.approved]
+    shown = [n for n in all_notes if n not in kept_off]
     by_activity = {a.id: ActivityNotes(a) for a in session.activities}
     loose = ActivityNotes(None)
     for note in all_notes:
         group = by_activity.get(note.activity_id or -1, loose)
-        if note.hidden:
+        if note in kept_off:
             group.hidden += 1
         else:
             group.notes.append(note)
@@ -181,7 +184,7 @@ async def session_record(rt: Runtime, session_id: int) -> Record:
         by_organisation=_tally([p.organisation for p in people], UNKNOWN),
         by_city=_tally([p.city for p in people], UNKNOWN),
         activities=groups,
-        hidden_notes=[n for n in all_notes if n.hidden],
+        hidden_notes=kept_off,
         clusters=[(c, [n for n in shown if n.cluster_id == c.id]) for c in clusters],
         rounds=round_results,
         shares=shares,

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from labs import consent, events
+from labs import catalogue, consent, events
 from labs.errors import Invalid
 from labs.events import Stream
 from labs.models import Account, Note, Participant
@@ -52,16 +52,7 @@ class Wall:
         return sum(t.get(note_id, 0) for t in self.tallies.values())
 
 
-NOTE_EVENTS = {
-    "note.added",
-    "note.edited",
-    "note.deleted",
-    "note.hidden",
-    "note.restored",
-    "note.pinned",
-    "note.unpinned",
-    "note.clustered",
-}
+NOTE_EVENTS = catalogue.NOTE_TYPES
 NOTE_FIELDS = (
     "id",
     "body",
@@ -73,6 +64,7 @@ NOTE_FIELDS = (
     "hidden",
     "pinned",
     "deleted",
+    "approval",
     "created_at",
 )
 
@@ -105,6 +97,10 @@ def apply(wall: Wall, event: dict[str, Any]) -> Wall:
     elif kind == "participant.joined":
         # Logs written before the typed catalogue called it "id".
         wall.participants.add(int(data["participant_id"] if "participant_id" in data else data["id"]))
+    elif kind == "participant.removed":
+        for note_id in data.get("note_ids", []):  # their notes went with them
+            if note_id in wall.notes:
+                wall.notes[note_id]["deleted"] = True
     elif kind in NOTE_EVENTS:
         note = wall.notes.setdefault(data["id"], {})
         note.update({k: data[k] for k in NOTE_FIELDS if k in data})
@@ -203,7 +199,8 @@ async def for_research(rt: Runtime, account: Account | None, session_id: int, at
     for note in sorted(wall.notes.values(), key=lambda n: n["id"]):
         if note.get("deleted") or note["id"] not in existing:
             continue
-        if note.get("hidden") or (note.get("participant_id") is not None and note["participant_id"] not in counted):
+        kept_off = note.get("hidden") or note.get("approval", catalogue.APPROVED) != catalogue.APPROVED
+        if kept_off or (note.get("participant_id") is not None and note["participant_id"] not in counted):
             left_out += 1
             continue
         shown.append({**note, "votes": wall.votes_for(note["id"])})

@@ -162,6 +162,7 @@ def session_data(session: LabSession) -> dict[str, Any]:
         "join_code": session.join_code,
         "joining": session.joining.value,
         "joinable": joinable(session),
+        "premoderation": session.premoderation,
         "city": session.city,
         "language": session.language,
         "community_id": session.community_id,
@@ -214,6 +215,7 @@ def _session_fields(data: dict[str, Any]) -> dict[str, Any]:
         "city": validate.text(data.get("city"), "city", N_("The city"), 120) or None,
         "language": _choice_lang(data.get("language")),
         "starts_at": _parse_when(data.get("starts_at")),
+        "premoderation": validate.flag(data.get("premoderation"), "premoderation"),
     }
     has_community = data.get("community_id") not in (None, "")
     fields["community_id"] = validate.integer(data["community_id"], "community_id") if has_community else None
@@ -260,6 +262,8 @@ async def create(rt: Runtime, account: Account, data: dict[str, Any]) -> LabSess
         )
         for activity, question in zip(made, questions, strict=True):
             await polls.define(tx, activity, activity.type, question, actor)
+        if session.premoderation:
+            await _premoderation_changed(tx, session, actor)
         await communities.place(tx, account, session, session.community_id, None)
     return await get(rt, session.id)
 
@@ -269,11 +273,16 @@ async def update(rt: Runtime, account: Account, session_id: int, data: dict[str,
     async with events.change(rt) as tx:
         session = await load_for(tx.db, session_id, account)
         await communities.place(tx, account, session, fields["community_id"], session.community_id)
+        moderation = fields.pop("premoderation")
         for key, value in fields.items():
             setattr(session, key, value)
         if session.status is SessionStatus.draft and session.starts_at:
             session.status = SessionStatus.scheduled
         await tx.emit(Stream.session(session_id), _details(session), Actor.account(account.id))
+        if moderation is not session.premoderation:
+            _not_closed(session)
+            session.premoderation = moderation
+            await _premoderation_changed(tx, session, Actor.account(account.id))
     return await get(rt, session_id)
 
 
@@ -422,6 +431,24 @@ async def set_joining(rt: Runtime, account: Account, session_id: int, value: Any
             changed = catalogue.SessionJoiningChanged(joining=joining.value)
             await tx.emit(Stream.session(session_id), changed, Actor.account(account.id))
     return await get(rt, session_id)
+
+
+async def set_premoderation(rt: Runtime, account: Account, session_id: int, value: Any) -> LabSession:
+    """Pre-moderation on (participants' new notes wait for approval) or off. Off approves
+    nothing: notes that wait stay in the console's queue until approved or rejected."""
+    moderation = validate.flag(value, "premoderation")
+    async with events.change(rt) as tx:
+        session = await load_for(tx.db, session_id, account)
+        _not_closed(session)
+        if session.premoderation is not moderation:
+            session.premoderation = moderation
+            await _premoderation_changed(tx, session, Actor.account(account.id))
+    return await get(rt, session_id)
+
+
+async def _premoderation_changed(tx: events.Change, session: LabSession, actor: Actor) -> None:
+    changed = catalogue.SessionPremoderationChanged(premoderation=session.premoderation)
+    await tx.emit(Stream.session(session.id), changed, actor)
 
 
 async def activate(rt: Runtime, account: Account, session_id: int, activity_id: int) -> LabSession:

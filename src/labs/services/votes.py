@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from labs import catalogue, events
 from labs.errors import Conflict, Invalid, NotFound
 from labs.events import Actor, Stream
-from labs.models import Account, Note, Participant, Vote, VoteRound, VoteRoundStatus
+from labs.models import Account, Note, NoteApproval, Participant, Vote, VoteRound, VoteRoundStatus
 from labs.runtime import Runtime
 from labs.services.sessions import load_for
 
@@ -80,6 +80,8 @@ async def cast(rt: Runtime, participant: Participant, note_id: int) -> dict[str,
         note = await tx.db.get(Note, note_id)
         if note is None or note.session_id != participant.session_id or note.deleted or note.hidden:
             raise NotFound("No such note.")
+        if note.approval is not NoteApproval.approved:  # not on the wall (yet): nobody votes on it
+            raise NotFound("No such note.")
         used = await _used(tx.db, vote_round.id, participant.id)
         if used >= vote_round.votes_per_participant:
             raise Conflict("You have used all %(n)s votes.", n=vote_round.votes_per_participant)
@@ -129,7 +131,12 @@ async def results(db: AsyncSession, round_id: int) -> list[dict[str, Any]]:
     rows = await db.execute(
         select(Note.id, Note.body, Note.kind, func.count(Vote.id))
         .join(Vote, Vote.note_id == Note.id)
-        .where(Vote.round_id == round_id, Note.hidden.is_(False), Note.deleted.is_(False))
+        .where(
+            Vote.round_id == round_id,
+            Note.hidden.is_(False),
+            Note.deleted.is_(False),
+            Note.approval == NoteApproval.approved,
+        )
         .group_by(Note.id, Note.body, Note.kind)
         .order_by(func.count(Vote.id).desc(), Note.id)
     )

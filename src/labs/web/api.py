@@ -74,6 +74,7 @@ class SessionIn(msgspec.Struct):
     language: str = "en"
     starts_at: str | None = None
     community_id: int | None = None
+    premoderation: bool = False
     agenda: list[ActivityIn] = []
 
 
@@ -111,7 +112,7 @@ class NoteEdit(msgspec.Struct):
 
 
 class ModerationIn(msgspec.Struct):
-    action: Literal["hide", "restore", "pin", "unpin"]
+    action: Literal["hide", "restore", "pin", "unpin", "approve", "reject"]
 
 
 class ClusterIn(msgspec.Struct):
@@ -206,6 +207,22 @@ async def set_joining(rt: Runtime, identity: Identity, session_id: int, data: Jo
     return sessions.session_data(await sessions.set_joining(rt, _account(identity), session_id, data.joining))
 
 
+class PremoderationIn(msgspec.Struct):
+    premoderation: bool
+
+
+@post(
+    "/sessions/{session_id:int}/premoderation",
+    guards=[auth.facilitator],
+    status_code=200,
+    summary="Pre-moderation on or off: participants' new notes wait for approval",
+)
+async def set_premoderation(rt: Runtime, identity: Identity, session_id: int, data: PremoderationIn) -> dict[str, Any]:
+    return sessions.session_data(
+        await sessions.set_premoderation(rt, _account(identity), session_id, data.premoderation)
+    )
+
+
 @post("/sessions/{session_id:int}/close", guards=[auth.facilitator], status_code=200)
 async def close_session(rt: Runtime, identity: Identity, session_id: int) -> dict[str, Any]:
     return sessions.session_data(await sessions.close(rt, _account(identity), session_id))
@@ -276,8 +293,8 @@ async def list_notes(rt: Runtime, identity: Identity, session_id: int) -> list[d
     if identity.account:
         await sessions.get_for(rt, session_id, identity.account)
         return await notes.wall(rt, session_id, include_hidden=True)
-    _participant_of(identity, session_id)
-    return await notes.wall(rt, session_id, include_hidden=False)
+    me = _participant_of(identity, session_id)
+    return await notes.wall(rt, session_id, include_hidden=False, viewer=me.id)
 
 
 @put("/sessions/{session_id:int}/notes/{note_id:int}", guards=[auth.require_participant])
@@ -294,6 +311,8 @@ async def delete_note(rt: Runtime, identity: Identity, session_id: int, note_id:
 async def moderate_note(
     rt: Runtime, identity: Identity, session_id: int, note_id: int, data: ModerationIn
 ) -> dict[str, Any]:
+    if data.action in notes.REVIEW:
+        return await notes.review(rt, _account(identity), session_id, note_id, data.action)
     return await notes.moderate(rt, _account(identity), session_id, note_id, data.action)
 
 
@@ -367,9 +386,14 @@ async def list_events(
     async with rt.db.read() as db:
         found = [events.wire(e) for e in await events.since(db, stream, after, limit=limit)]
         return {
-            "events": await events.visible(db, found, live.AUDIENCE_OF[audience]),
+            "events": await events.visible(db, found, live.AUDIENCE_OF[audience], _viewer(identity, audience)),
             "last_seq": await events.last_seq(db, stream),
         }
+
+
+def _viewer(identity: Identity, audience: str) -> int | None:
+    """The participant reading a participant's view (their own waiting notes are theirs)."""
+    return identity.participant.id if identity.participant and audience in PARTICIPANT_VIEWS else None
 
 
 @get(
@@ -473,8 +497,9 @@ async def _serve(
 
     lang = request_lang(socket, identity)
 
-    who = identity.participant.id if identity.participant and audience in PARTICIPANT_VIEWS else None
-    client = live.Client(audience=audience, send=send, lang=lang, batch=batch == 1, participant_id=who)
+    client = live.Client(
+        audience=audience, send=send, lang=lang, batch=batch == 1, participant_id=_viewer(identity, audience)
+    )
 
     async def reset() -> None:
         await send(
@@ -551,6 +576,7 @@ routes = [
             start_session,
             close_session,
             set_joining,
+            set_premoderation,
             activate_activity,
             set_timer,
             join,

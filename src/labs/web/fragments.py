@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labs.catalogue import REDACTED
+from labs.catalogue import APPROVED, NOTE_TYPES, REDACTED
 from labs.models import LabSession
 from labs.runtime import Runtime
 from labs.services import cases, notes, participants, polls, sessions, votes
@@ -27,11 +27,16 @@ REGIONS = (
     "votes",
     "people",
     "roster",
+    "queue",
     "clusters",
     "cases",
     "poll",
     "poll_count",
 )
+# Regions only the console shows (its count of people, who is here, the approval queue); the
+# room's own views (projector, phones) show the rest.
+CONSOLE_REGIONS = {"people", "roster", "queue"}
+ROOM_REGIONS = tuple(r for r in REGIONS if r not in CONSOLE_REGIONS)
 # Which regions an event type changes (note events change one card; see render).
 REGIONS_BY_EVENT = {
     "session.started": ("status", "agenda", "current", "timer", "wall"),
@@ -47,7 +52,14 @@ REGIONS_BY_EVENT = {
     # An erased person's notes lose their author or go: the wall is drawn again from the tables.
     "participant.erased": ("people", "roster", "wall", "clusters", "votes"),
     # A removed person's notes that went leave as cards (note_ids), like deleted ones.
-    "participant.removed": ("people", "roster"),
+    "participant.removed": ("people", "roster", "queue"),
+    # The console's queue of notes waiting for approval (pre-moderation).
+    "note.submitted": ("queue",),
+    "note.approved": ("queue",),
+    "note.rejected": ("queue",),
+    "note.edited": ("queue",),
+    "note.deleted": ("queue",),
+    "session.premoderation_changed": ("status", "queue"),
     "cluster.created": ("clusters",),
     "vote.round_opened": ("votes",),
     "vote.cast": ("votes",),
@@ -63,16 +75,7 @@ REGIONS_BY_EVENT = {
     "poll.revealed": ("poll",),
     "poll.answered": ("poll_count",),
 }
-NOTE_EVENTS = {
-    "note.added",
-    "note.edited",
-    "note.deleted",
-    "note.hidden",
-    "note.restored",
-    "note.pinned",
-    "note.unpinned",
-    "note.clustered",
-}
+NOTE_EVENTS = NOTE_TYPES
 
 
 async def state(
@@ -81,11 +84,13 @@ async def state(
     regions: tuple[str, ...] | None = None,
     only: notes.WallFilter | None = None,
     people_page: Any = 1,
+    queue_page: Any = 1,
 ) -> dict[str, Any]:
     """Everything the regions need (only what `regions` asks for, when given), for every audience:
     the wall (its first page, or what the console's filter `only` lets through) holds hidden notes
     too, and the templates show them to the console only; the roster (the console's list of who
-    is in the session) is page `people_page`, newest first."""
+    is in the session) is page `people_page`, newest first; the queue (notes waiting for approval)
+    page `queue_page`, oldest first."""
     session: LabSession = await sessions.get(rt, session_id)
     want = set(regions or REGIONS)
     current = next((a for a in session.activities if a.id == session.current_activity_id), None)
@@ -104,6 +109,8 @@ async def state(
         ctx["people"] = await sessions.participant_count(rt, session_id)
     if "roster" in want:
         ctx["roster"] = await participants.roster(rt, session_id, people_page)
+    if "queue" in want:
+        ctx["queue"] = await notes.waiting(rt, session_id, queue_page)
     if "cases" in want:
         ctx["cases"] = await cases.shared_in(rt, session_id)
     if want & {"poll", "poll_count"}:
@@ -137,7 +144,10 @@ async def older(
 
 
 def visible(note: dict[str, Any], audience: str) -> bool:
-    return not note.get("deleted") and (audience == CONSOLE or not note.get("hidden"))
+    """On that audience's wall (notes waiting for approval are in the console's queue and on their
+    author's phone apart from the wall)."""
+    shown = note.get("approval", APPROVED) == APPROVED
+    return shown and not note.get("deleted") and (audience == CONSOLE or not note.get("hidden"))
 
 
 async def render(rt: Runtime, session_id: int, batch: list[dict[str, dict[str, Any]]]) -> dict[str, str]:
@@ -153,6 +163,8 @@ async def render(rt: Runtime, session_id: int, batch: list[dict[str, dict[str, A
         if v["type"] != REDACTED
         for r in REGIONS_BY_EVENT.get(v["type"], ())
     }
+    if not any(key.startswith(CONSOLE) for key in keys):
+        regions -= CONSOLE_REGIONS  # nobody here shows them: not read at all (a join storm)
     has_notes = any(v["type"] in NOTE_EVENTS for event in batch for v in event.values())
     ctx: dict[str, Any] = {"regions": []}
     if regions:
@@ -165,26 +177,33 @@ async def render(rt: Runtime, session_id: int, batch: list[dict[str, dict[str, A
         }
     frames = {}
     for key in keys:
-        audience, lang = key.split(":")
+        audience, lang = key.partition("~")[0].split(":")
         seen = [event[key] for event in batch if event[key]["type"] != REDACTED]
         # The last event of each note is its state at the end of the batch: one card each.
         latest = {v["data"]["id"]: v["data"] for v in seen if v["type"] in NOTE_EVENTS}
         for v in seen:
             if v["type"] == "participant.removed":  # their notes went: the cards go
                 latest.update({n: {"id": n, "activity_id": None, "deleted": True} for n in v["data"]["note_ids"]})
+        approved = {v["data"]["id"] for v in seen if v["type"] == "note.approved"}
         mine = {r for v in seen for r in REGIONS_BY_EVENT.get(v["type"], ())}
-        cards = [(n, _on_wall(n, audience, ctx)) for n in latest.values()]
+        cards = [(n, _place(n, audience, ctx, n["id"] in approved)) for n in latest.values()]
         frames[key] = _frame(
             batch[-1][key]["seq"], audience, lang, {**ctx, "regions": [r for r in ctx["regions"] if r in mine]}, cards
         )
     return frames
 
 
-def _on_wall(note: dict[str, Any], audience: str, ctx: dict[str, Any]) -> bool:
-    return note["activity_id"] == ctx["session"].current_activity_id and visible(note, audience)
+def _place(note: dict[str, Any], audience: str, ctx: dict[str, Any], approved: bool) -> str:
+    """Where a note's card goes in a frame: "wall" (upserted there; "approved": also out of its
+    author's waiting list), "mine" (the author's own waiting or rejected note, in their list
+    apart from the wall) or "gone" (its card leaves)."""
+    if note["activity_id"] == ctx["session"].current_activity_id and visible(note, audience):
+        return "approved" if approved and audience == PARTICIPANT else "wall"
+    waiting = note.get("approval", APPROVED) != APPROVED and "body" in note
+    return "mine" if waiting and audience == PARTICIPANT and not note.get("deleted") else "gone"
 
 
-def _frame(seq: int, audience: str, lang: str, ctx: dict[str, Any], cards: list[tuple[dict[str, Any], bool]]) -> str:
+def _frame(seq: int, audience: str, lang: str, ctx: dict[str, Any], cards: list[tuple[dict[str, Any], str]]) -> str:
     return fragment("live/stream.html", "frame", seq=seq, audience=audience, lang=lang, cards=cards, **ctx)
 
 

@@ -38,10 +38,11 @@ async def _view(
     template: str,
     only: notes.WallFilter | None = None,
     people_page: Any = 1,
+    queue_page: Any = 1,
 ) -> Response[Any]:
     assert identity.account
     session = await sessions.get_for(rt, session_id, identity.account)
-    ctx = await state(rt, session.id, only=only, people_page=people_page)
+    ctx = await state(rt, session.id, only=only, people_page=people_page, queue_page=queue_page)
     url = join_url(request, rt, session.join_code)
     return page(
         request,
@@ -67,9 +68,10 @@ async def console(
     cluster: str | None = None,
     hidden: str | None = None,
     people: str | None = None,
+    queue: str | None = None,
 ) -> Response[Any]:
     only = notes.WallFilter.parse(kind, cluster, hidden)
-    return await _view(request, rt, identity, session_id, CONSOLE, "live/console.html", only, people)
+    return await _view(request, rt, identity, session_id, CONSOLE, "live/console.html", only, people, queue)
 
 
 @get("/sessions/{session_id:int}/notes/older", guards=guards)
@@ -122,6 +124,14 @@ async def joining(request: Req, rt: Runtime, identity: Identity, session_id: int
     return Response(None, status_code=204, headers={"HX-Refresh": "true"})
 
 
+@post("/sessions/{session_id:int}/premoderation", guards=guards)
+async def premoderation(request: Req, rt: Runtime, identity: Identity, session_id: int) -> Response[None]:
+    assert identity.account
+    value = (await form_data(request)).get("premoderation")
+    await sessions.set_premoderation(rt, identity.account, session_id, value)
+    return Response(None, status_code=204, headers={"HX-Refresh": "true"})
+
+
 @post("/sessions/{session_id:int}/close", guards=guards)
 async def close(rt: Runtime, identity: Identity, session_id: int) -> Response[None]:
     assert identity.account
@@ -165,6 +175,8 @@ async def moderate(
     assert identity.account
     if action == "cluster":
         await notes.cluster_note(rt, identity.account, session_id, note_id, (await form_data(request)).get("name", ""))
+    elif action in notes.REVIEW:
+        await notes.review(rt, identity.account, session_id, note_id, action)
     else:
         await notes.moderate(rt, identity.account, session_id, note_id, action)
     return done()
@@ -222,6 +234,7 @@ routes = [
     start,
     close,
     joining,
+    premoderation,
     next_activity,
     activate,
     timer,

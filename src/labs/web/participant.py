@@ -116,7 +116,7 @@ async def join(request: Req, rt: Runtime, code: str) -> Response[Any]:
 
 
 @get("/p/{session_id:int}")
-async def participant_page(request: Req, rt: Runtime, session_id: int) -> Response[Any]:
+async def participant_page(request: Req, rt: Runtime, session_id: int, mine: str | None = None) -> Response[Any]:
     me = await current_participant(request, session_id)
     if me is None and await _was_removed(request, rt, session_id):
         return _removed_page(request)
@@ -124,7 +124,7 @@ async def participant_page(request: Req, rt: Runtime, session_id: int) -> Respon
         # The same answer whether the session exists or not, and never its code: ids are sequential.
         message = N_("Join the session first: open its link or enter its code.")
         return page(request, "live/enter_code.html", status_code=404, code="", errors={}, messages=[("error", message)])
-    return await _page(request, rt, me)
+    return await _page(request, rt, me, mine=mine)
 
 
 @get("/p/{session_id:int}/me.css", cache=False)
@@ -138,8 +138,8 @@ async def my_styles(request: Req, rt: Runtime, session_id: int) -> Response[str]
     return Response(rules, media_type="text/css")
 
 
-async def _page(request: Req, rt: Runtime, me: Participant, **extra: Any) -> Response[Any]:
-    ctx = await state(rt, me.session_id)
+async def _page(request: Req, rt: Runtime, me: Participant, mine: Any = 1, **extra: Any) -> Response[Any]:
+    ctx = await state(rt, me.session_id, fragments.ROOM_REGIONS)
     block = extra.pop("block", None)
     return page(
         request,
@@ -149,6 +149,8 @@ async def _page(request: Req, rt: Runtime, me: Participant, **extra: Any) -> Res
         me=me,
         my_votes=await votes.state(rt, me.session_id, me.id),
         my_poll=await polls.state(rt, me.session_id, me.id),
+        # Their own notes that wait for approval (or were rejected), apart from the wall.
+        my_pending=await notes.waiting(rt, me.session_id, mine, author=me.id),
         # The sessions a withdrawal covers, shown before the participant confirms it.
         reach=[] if block else await privacy.sessions_of_person(rt, me),
         **ctx,
