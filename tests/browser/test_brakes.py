@@ -1,6 +1,7 @@
-"""Pre-moderation in a real browser: a note posted from a phone waits (its author sees it marked,
-the other phone and the projector see nothing), the facilitator approves it from the console's
-queue, and it appears on every wall live. One phone reads Dutch."""
+"""The facilitator's brakes in a real browser. Pre-moderation: a note posted from a phone waits
+(its author sees it marked, the other phone and the projector see nothing), the facilitator
+approves it from the console's queue, and it appears on every wall live; one phone reads Dutch.
+Removal: two deliberate steps on the console, and the removed phone says so at once."""
 
 from __future__ import annotations
 
@@ -94,3 +95,47 @@ def test_a_waiting_note_is_approved_from_the_console(browser: Browser, live_serv
     finally:
         for ctx in contexts:
             ctx.close()
+
+
+def test_a_removed_phone_says_so_at_once(browser: Browser, live_server: LiveServer) -> None:
+    token = live_server.create_user("fac@example.org")
+    created = api(live_server, "/api/v1/sessions", token, {"title": "River lab", "agenda": [{"title": "Ideas"}]})
+    sid, code = created["id"], created["join_code"]
+    api(live_server, f"/api/v1/sessions/{sid}/start", token, {})
+    fac = new_context(browser, live_server)
+    phone_ctx = new_context(browser, live_server, **PHONE)
+    try:
+        console = fac.new_page()
+        console.goto("/login")
+        console.fill("#f-email", "fac@example.org")
+        console.fill("#f-password", PASSWORD)
+        console.locator("main form[action='/login'] button[type=submit]").click()
+        console.wait_for_url(re.compile(r"/sessions$"))
+        phone = phone_ctx.new_page()
+        phone.goto(f"/j/{code}")
+        phone.fill("#f-display_name", "Spammer")
+        phone.check("#consent-named")
+        phone.locator("main form button[type=submit]").click()
+        phone.wait_for_url(re.compile(rf"/p/{sid}$"))
+        connected(phone)
+        console.goto(f"/sessions/{sid}/console")
+        connected(console)
+
+        # Two deliberate steps, by keyboard: open the disclosure, choose what happens to the notes, confirm.
+        person = console.locator("#roster li", has_text="Spammer")
+        person.locator("summary").focus()
+        console.keyboard.press("Enter")
+        person.get_by_label("Remove their notes too").check()
+        person.get_by_role("button", name="Remove from the session").click()
+        expect(console.locator("#roster li", has_text="Spammer")).to_have_count(0)
+
+        # The phone is told at once, and a reload says the same (no login, no join form).
+        expect(phone.locator("#removed-title")).to_have_text("You were removed from this session")
+        expect(phone.locator("#live-link")).to_have_count(0)
+        phone.reload()
+        expect(phone.locator("#removed-title")).to_have_text("You were removed from this session")
+        phone.goto(f"/j/{code}")
+        expect(phone.locator("#removed-title")).to_be_visible()
+    finally:
+        fac.close()
+        phone_ctx.close()
