@@ -434,7 +434,8 @@ def assert_demo(facts: dict[str, Any]) -> None:
     assert facts["cases"] >= 8 and len(facts["cities"]) >= 8
     assert facts["note_kinds"] == set(NoteKind)
     assert facts["hidden"] >= 1 and facts["pinned"] >= 1
-    assert {"note.hidden", "note.restored", "note.pinned", "participant.removed"} <= {a for a, _ in facts["moderation"]}
+    logged = {"note.hidden", "note.restored", "note.pinned", "note.approved", "participant.removed"}
+    assert logged <= {action for action, _ in facts["moderation"]}
     assert {"Sanne de Vries", "Youssef El Amrani"} <= {who for _, who in facts["moderation"]}
     assert facts["consents"] == {"none", "anonymous", "pseudonymous", "named"}
     assert facts["clusters"] >= 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 import zipfile
 from typing import Any
 
@@ -179,3 +180,41 @@ async def test_removals_show_the_participant_as_consent_allows(client: Client, r
     assert "Participant removed" in page and "Nadia Named" in page and removals[1]["participant"] in page
     assert "1 note removed" in page and "their notes stayed" in page
     assert "Wilhelmina" not in page and "Pseudo Person" not in page
+
+
+async def test_approvals_and_rejections_under_premoderation(client: Client, rt: Any) -> None:
+    lab = await make_lab(client, rt)
+    on = await client.post(
+        f"/api/v1/sessions/{lab.session_id}/premoderation", json={"premoderation": True}, headers=lab.facilitator
+    )
+    assert on.status_code == 200, on.text
+    author = {"Authorization": f"Bearer {lab.people['named']['token']}"}
+    waiting = {}
+    for body in ("Approve me: shared bikes", "Reject me: buy my flat"):
+        posted = await client.post(
+            f"/api/v1/sessions/{lab.session_id}/notes",
+            json={"client_id": str(uuid.uuid4()), "body": body, "kind": "idea"},
+            headers=author,
+        )
+        assert posted.status_code == 201, posted.text
+        waiting[body.split(":")[0]] = posted.json()["id"]
+    await _moderate(client, lab, waiting["Approve me"], "approve")
+    await _moderate(client, lab, waiting["Reject me"], "reject")
+    _account, headers = await researcher(client, rt, lab)
+    items = (await client.get("/api/v1/research/moderation", headers=headers)).json()["items"]
+    # A rejected note never reached the wall: researchers learn that one was rejected, and by whom,
+    # but nothing of the note (the catalogue's researcher view of it is empty).
+    assert [(e["action"], e["note_id"], e["note"]) for e in items[:2]] == [
+        ("note.rejected", None, None),
+        ("note.approved", waiting["Approve me"], "Approve me: shared bikes"),
+    ]
+    assert items[0]["moderator"] == items[1]["moderator"] is not None
+    await login(client, _account.email)
+    page = (await client.get("/research/moderation")).text
+    assert "Note rejected" in page and "a note that waited for approval" in page and "buy my flat" not in page
+    assert f"note #{waiting['Reject me']}" not in page
+    exported = await client.post(
+        "/api/v1/research/exports", json={"scope": f"session:{lab.session_id}", "format": "json"}, headers=headers
+    )
+    assert "buy my flat" not in exported.text
+    assert [e["type"] for e in exported.json()["events"] if e["type"] == "note.rejected"] == []

@@ -956,8 +956,11 @@ async def _third_meeting(demo: _Demo, community_id: int) -> _Meeting:
     await demo.note(m, "daan", "Een collega in de andere stad die je mag bellen als het vastloopt.", "idea")
     await demo.note(m, "ilse", "Budget voor een paar maanden proberen voordat er een beleidsbesluit ligt.", "idea")
     await demo.note(m, "mirjam", "Materiaal in gewone taal dat bewoners zelf kunnen aanpassen.", "idea")
-    # From here on notes wait for approval (pre-moderation): one waits in the console's queue.
+    # From here on notes wait for approval (pre-moderation): Sanne approves one (the moderation log
+    # shows it); another waits in the console's queue.
     await sessions.set_premoderation(rt, sanne, m.id, True)
+    approved = await demo.note(m, "hatice", "Een buurtbudget dat de ambassadeurs zelf mogen besteden.", "idea")
+    await notes.review(rt, sanne, m.id, approved, "approve")
     await demo.note(m, "pieter", "Eén vast aanspreekpunt bij de gemeente voor wie een praktijk overneemt.", "idea")
     return m
 

@@ -571,8 +571,8 @@ TABLES: tuple[Table, ...] = (
         "events",
         "Every change, in order per stream (session, research, outcome, case), as researchers may read "
         "it: people by key only, events of people who chose none and of unreadable notes left out "
-        "(but for the moderation log: hiding, restoring, pinning or unpinning such a note is kept with "
-        "the note's id and activity only).",
+        "(but for the moderation log: hiding, restoring, pinning, unpinning or approving such a note "
+        "is kept with the note's id and activity only).",
         (
             ("stream", "session, research, outcome or case."),
             ("stream_id", "The session, outcome or case id."),

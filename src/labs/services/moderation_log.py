@@ -1,10 +1,12 @@
-"""The moderation log for researchers: who hid, restored, pinned or unpinned which note, or removed
-which participant, when, in the sessions an account may study (labs.services.grants).
+"""The moderation log for researchers: who hid, restored, pinned or unpinned which note, approved or
+rejected which waiting note (pre-moderation), or removed which participant, when, in the sessions
+an account may study (labs.services.grants).
 
 It is read from the session streams of the event log, through the catalogue's researcher view;
 there is no second table. A note's text comes from the notes table, as the exports show it: only
 while the note may be read for research (its author's consent allows it, and it is neither
-hidden nor deleted now); otherwise the entry names the note by its id alone. A removed
+hidden nor deleted now); otherwise the entry names the note by its id alone, and a rejected note
+(which the catalogue shows researchers nothing of) not at all. A removed
 participant appears as their consent says (labs.consent): a pseudonym, a name only if they chose
 `named`, and nothing that tells them apart otherwise."""
 
@@ -22,8 +24,14 @@ from labs.models import Account, Activity, ActorKind, Event, LabSession, Note, P
 from labs.runtime import Runtime
 from labs.services import grants
 
-# The moderation event types: hide, restore, pin and unpin a note; remove a participant.
-_MODERATION = {*catalogue.MODERATION_EVENTS.values(), catalogue.ParticipantRemoved}
+# The moderation event types: hide, restore, pin and unpin a note; approve or reject one that
+# waited under pre-moderation; remove a participant.
+_MODERATION = {
+    *catalogue.MODERATION_EVENTS.values(),
+    catalogue.NoteApproved,
+    catalogue.NoteRejected,
+    catalogue.ParticipantRemoved,
+}
 ACTIONS = tuple(spec.name for spec in catalogue.CATALOGUE.values() if spec.payload in _MODERATION)
 
 
