@@ -136,6 +136,12 @@ ROWS = [
     row("POST", "/sessions/{session_id:int}/agenda", RUNS_FORM, {"action": "add", "title": "More"}),
     row("POST", "/sessions/{session_id:int}/facilitators", RUNS_FORM, {"email": "other_facilitator@example.org"}),
     row("GET", "/admin/accounts", "302 302 302 403 403 403 200"),
+    # API tokens: everyone's own; the one in the path is the facilitator's; admins see and revoke all.
+    row("GET", "/account", "302 302 302 200 200 200 200"),
+    row("POST", "/account/tokens", "401 401 401 200 200 200 200", {"name": "Matrix", "expires_in_days": "30"}),
+    row("GET", "/account/tokens/{token_id:int}/revoke", "302 302 302 200 404 404 200"),
+    row("POST", "/account/tokens/{token_id:int}/revoke", "401 401 401 302 404 404 302"),
+    row("GET", "/admin/tokens", "302 302 302 403 403 403 200"),
     row("POST", "/admin/accounts", "401 401 401 403 403 403 302", NEW_ACCOUNT_FORM),
     row("GET", "/cases", "302 302 302 200 200 200 200"),
     row("GET", "/cases/new", STAFF_PAGE.replace("403 403", "200 403")),
@@ -273,6 +279,9 @@ ROWS = [
     # The documentation UIs that load scripts from a CDN are off: only the schema is served.
     row("GET", "/api/docs/{path:str}", "404 404 404 404 404 404 404", path="swagger"),
     row("POST", "/api/v1/auth/tokens", "401 401 401 401 401 401 401", {"email": "x@example.org", "password": "nope"}),
+    row("GET", "/api/v1/auth/tokens", "401 401 401 200 200 200 200"),
+    row("DELETE", "/api/v1/auth/tokens/{token_id:int}", "401 401 401 204 404 404 204"),
+    row("GET", "/api/v1/admin/tokens", "401 401 401 403 403 403 200"),
     row("GET", "/api/v1/sessions", "401 401 401 200 200 403 200"),
     row("POST", "/api/v1/sessions", "401 401 401 201 201 403 201", {"title": "By API"}),
     row("GET", "/api/v1/sessions/{session_id:int}", "401 200 404 200 404 404 200"),
@@ -617,6 +626,7 @@ class World:
     lab_poll: int = 0  # a closed scale in a session of the lab
     submission: int = 0  # a project sent through "Share a project", waiting for review
     grant: int = 0  # research access to S for a researcher who is not one of the callers
+    api_token: int = 0  # a token of the facilitator's besides the one it calls with
     callers: dict[str, Caller] = field(default_factory=dict)
 
     def values(self) -> dict[str, Any]:
@@ -638,6 +648,7 @@ class World:
             "link_id": self.link,
             "indicator_id": self.indicator,
             "experiment_id": self.experiment,
+            "token_id": self.api_token,
         }
 
 
@@ -680,8 +691,9 @@ async def _build(world: World) -> None:
     ]:
         made[who] = await accounts.create(rt, email=f"{who}@example.org", password=PASSWORD, role=role)
         _, login = await accounts.log_in(rt, f"{who}@example.org", PASSWORD)
-        token = await accounts.issue_api_token(rt, f"{who}@example.org", PASSWORD)
+        token = (await accounts.issue_api_token(rt, f"{who}@example.org", PASSWORD)).token
         world.callers[who] = Caller(cookies={"labs_session": login}, bearer=token)
+    world.api_token = (await accounts.create_api_token(rt, made["facilitator"], name="Dashboard")).row.id
     agenda = [{"title": "Ideas"}, {"title": "More ideas"}]
     community = await communities.create(rt, made["facilitator"], {"name": "C"})
     s = await sessions.create(rt, made["facilitator"], {"title": "S", "agenda": agenda, "community_id": community.id})

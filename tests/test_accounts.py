@@ -321,7 +321,7 @@ async def test_api_token(client: Client, rt: Any) -> None:
     response = await client.post("/api/v1/auth/tokens", json={"email": account.email, "password": PASSWORD})
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"token"} and body["token"].startswith("lat_")
+    assert set(body) == {"token", "id", "name", "expires_at"} and body["token"].startswith("lat_")
     headers = await api_token(client, account.email)
     assert headers["Authorization"] != f"Bearer {body['token']}"  # a new token each time
     listed = await client.get("/api/v1/sessions", headers=headers)

@@ -288,8 +288,11 @@ async def demo_facts(rt: Runtime) -> dict[str, Any]:
     halls = [s for s in all_sessions if s.community_id is None]
     all_sessions = [s for s in all_sessions if s.community_id is not None]
     all_cases = (await cases.list_cases(rt, per_page=cases.MAX_PER_PAGE)).items
+    sanne = await accounts.by_email(rt, "sanne.devries@labs.example")
+    assert sanne is not None
     facts: dict[str, Any] = {
         "roles": roles,
+        "tokens": [t.name for t in (await accounts.list_api_tokens(rt, account_id=sanne.id)).items],
         # The learning community's meetings (the living labs' sessions are counted below).
         "sessions": [
             (s.status, len(s.activities), s.community_id)
@@ -424,6 +427,7 @@ async def living_lab_facts(rt: Runtime) -> dict[str, Any]:
 
 def assert_demo(facts: dict[str, Any]) -> None:
     assert facts["roles"] == {"admin", "facilitator", "researcher"}
+    assert sorted(facts["tokens"]) == ["Gemeentedashboard Zwolle", "R-analyse"]
     assert len(facts["sessions"]) == 3
     assert [s[0] for s in facts["sessions"]].count(SessionStatus.closed) == 2
     assert len(facts["live_codes"]) == 1

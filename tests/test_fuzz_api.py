@@ -40,7 +40,8 @@ def test_no_server_errors(fuzz_server: tuple[World, LiveServer], who: str) -> No
     headers = {"Authorization": f"Bearer {world.callers[who].bearer}"}
     errors: list[str] = []
     calls: list[int] = []
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # Revoking tokens last: the caller may revoke its own, and every later call would be a 401.
+    operations = sorted((r.ok() for r in schema.get_all_operations()), key=lambda o: "/auth/tokens/" in o.path)
     assert len(operations) > 20, "the schema lost its operations"
     for operation in operations:
         # Cases that fit the schema and cases that break it (wrong types, missing fields, odd values).

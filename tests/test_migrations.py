@@ -11,6 +11,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -371,3 +372,23 @@ def test_open_logins_are_hashed_in_place(db_url: str) -> None:
     assert rows[0][1] is not None
     migrate.downgrade(db_url, "0022")
     assert run_sync(db_url, lambda c: c.execute(text("SELECT count(*) FROM login_session")).scalar_one()) == 0
+
+
+def test_tokens_made_before_expiry_existed_get_the_default_lifetime(db_url: str) -> None:
+    """0025: a token without an expiry lasts 90 days from the upgrade, so its scripts go on."""
+    migrate.upgrade(db_url, "0024")
+    run_sync(db_url, lambda c: c.execute(text(SEED[0])))
+    run_sync(
+        db_url,
+        lambda c: c.execute(
+            text(
+                "INSERT INTO api_token (id, account_id, token_hash, created_at)"
+                " VALUES (1, 1, 'digest', CURRENT_TIMESTAMP)"
+            )
+        ),
+    )
+    migrate.upgrade(db_url, "0025")
+    name, expires = run_sync(db_url, lambda c: c.execute(text("SELECT name, expires_at FROM api_token")).one())
+    assert name == ""
+    expires = expires if isinstance(expires, datetime) else datetime.fromisoformat(expires)
+    assert abs(expires.replace(tzinfo=UTC) - (datetime.now(UTC) + timedelta(days=90))) < timedelta(minutes=5)

@@ -28,6 +28,7 @@ from labs.live import Hub
 from labs.runtime import Runtime
 from labs.settings import Settings, get_settings
 from labs.web import (
+    account,
     api,
     cases,
     cases_api,
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             *pages.routes,
+            *account.routes,
             *cases.routes,
             *cases_api.routes,
             *live_views.routes,

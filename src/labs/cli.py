@@ -293,7 +293,9 @@ def cleanup() -> None:
     from labs.services import accounts
 
     removed = _run(settings, accounts.remove_expired)
-    click.echo(f"Removed {removed.login_sessions} ended login session(s).")
+    click.echo(
+        f"Removed {removed.login_sessions} ended login session(s) and {removed.api_tokens} expired API token(s)."
+    )
 
 
 # --- privacy -------------------------------------------------------------------------------

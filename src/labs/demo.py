@@ -366,6 +366,9 @@ async def load_demo(rt: Runtime) -> dict[str, Any]:
             rt, email=email, password=DEMO_PASSWORD, role=role, display_name=name
         )
     sanne = demo.accounts["sanne"]
+    # Her integrations, listed on her account page and the admins' token page (never their secrets).
+    for token_name, days in (("Gemeentedashboard Zwolle", 90), ("R-analyse", 30)):
+        await accounts.create_api_token(rt, sanne, name=token_name, expires_in_days=days)
 
     today = datetime.now(UTC).date()
     first_day = today - timedelta(weeks=23)

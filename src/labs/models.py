@@ -230,14 +230,17 @@ class LoginSession(Base):
 
 
 class ApiToken(Base):
-    """Bearer token for scripts and integrations; only its SHA-256 is stored."""
+    """Bearer token for scripts and integrations; only its SHA-256 is stored. Refused from
+    expires_at on; revoking deletes the row."""
 
     __tablename__ = "api_token"
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC)
 
 
 class ResearchGrant(Base):

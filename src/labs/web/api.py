@@ -8,20 +8,21 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
-from litestar import Request, Response, Router, WebSocket, get, post, put, websocket
+from litestar import Request, Response, Router, WebSocket, delete, get, post, put, websocket
 from litestar.datastructures import State
 from litestar.exceptions import WebSocketDisconnect
 
-from labs import events, live
+from labs import events, live, paging
 from labs.catalogue import Audience
 from labs.errors import Invalid, LabsError, NotFound, Unauthorized
 from labs.models import Participant
 from labs.runtime import Runtime
 from labs.services import accounts, cases, notes, participants, sessions, votes
+from labs.validate import LARGEST
 from labs.web import auth, fragments
 from labs.web.auth import Identity
 from labs.web.render import request_lang
@@ -38,10 +39,17 @@ PARTICIPANT_VIEWS = (fragments.PARTICIPANT, live.JSON_PARTICIPANT)
 class TokenRequest(msgspec.Struct):
     email: str
     password: str
+    # A label its owner knows it by again ("dashboard", "R scripts"); shown in token lists.
+    name: Annotated[str, msgspec.Meta(max_length=accounts.TOKEN_NAME_LENGTH)] = ""
+    # Fewer days than the default (LABS_TOKEN_DAYS, 90), up to LABS_TOKEN_MAX_DAYS (365).
+    expires_in_days: Annotated[int, msgspec.Meta(ge=1, le=LARGEST)] | None = None
 
 
 class TokenResponse(msgspec.Struct):
     token: str
+    id: int
+    name: str
+    expires_at: str
 
 
 class PollFields(msgspec.Struct, kw_only=True):
@@ -154,7 +162,7 @@ def _account(identity: Identity) -> Any:
 
 def _participant_of(identity: Identity, session_id: int) -> Participant:
     if identity.participant is None:
-        raise Unauthorized("Send an account or participant bearer token.")
+        raise Unauthorized(identity.problem or "Send an account or participant bearer token.")
     if identity.participant.session_id != session_id:
         raise NotFound("No such session.")
     return identity.participant
@@ -163,10 +171,52 @@ def _participant_of(identity: Identity, session_id: int) -> Participant:
 # --- auth and sessions ---------------------------------------------------------------------
 
 
-@post("/auth/tokens", status_code=201, summary="Get a bearer token for an account")
+@post(
+    "/auth/tokens",
+    status_code=201,
+    summary="Get a bearer token for an account",
+    description="The token is in this answer only; the server keeps its digest. It expires after"
+    " `expires_in_days` (default 90, at most the server's maximum, 365 unless configured).",
+)
 async def create_token(request: Request[Any, Any, State], rt: Runtime, data: TokenRequest) -> TokenResponse:
-    client = auth.client_address(request)
-    return TokenResponse(token=await accounts.issue_api_token(rt, data.email, data.password, client=client))
+    issued = await accounts.issue_api_token(
+        rt,
+        data.email,
+        data.password,
+        name=data.name,
+        expires_in_days=data.expires_in_days,
+        client=auth.client_address(request),
+    )
+    return TokenResponse(issued.token, issued.row.id, issued.row.name, issued.row.expires_at.isoformat())
+
+
+def _token_page(found: paging.Page[accounts.TokenRow]) -> dict[str, Any]:
+    return {"items": [t.data() for t in found.items], **found.meta()}
+
+
+@get("/auth/tokens", guards=[auth.require_account], summary="My API tokens, newest first (paged)")
+async def list_tokens(
+    rt: Runtime, identity: Identity, page: str | None = None, per_page: str | None = None
+) -> dict[str, Any]:
+    mine = _account(identity).id
+    return _token_page(await accounts.list_api_tokens(rt, account_id=mine, page=page, per_page=per_page))
+
+
+@delete(
+    "/auth/tokens/{token_id:int}",
+    guards=[auth.require_account],
+    status_code=204,
+    summary="Revoke an API token (yours; admins: anyone's)",
+)
+async def revoke_token(rt: Runtime, identity: Identity, token_id: int) -> None:
+    await accounts.revoke_api_token(rt, _account(identity), token_id)
+
+
+@get("/admin/tokens", guards=[auth.admin], summary="Every account's API tokens, newest first (paged)")
+async def all_tokens(
+    rt: Runtime, account_id: int | None = None, page: str | None = None, per_page: str | None = None
+) -> dict[str, Any]:
+    return _token_page(await accounts.list_api_tokens(rt, account_id=account_id, page=page, per_page=per_page))
 
 
 @post("/sessions", guards=[auth.facilitator], status_code=201, summary="Create a session with its agenda")
@@ -570,6 +620,9 @@ routes = [
         path="/api/v1",
         route_handlers=[
             create_token,
+            list_tokens,
+            revoke_token,
+            all_tokens,
             create_session,
             list_sessions,
             get_session,

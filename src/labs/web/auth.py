@@ -17,6 +17,7 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from labs.errors import Unauthorized
 from labs.models import Account, Participant, Role
 from labs.services import accounts, participants
 from labs.services.credentials import PARTICIPANT_TOKEN_PREFIX
@@ -33,6 +34,8 @@ class Identity:
     account: Account | None = None
     participant: Participant | None = None
     via_bearer: bool = False
+    # Why a credential that was sent is refused (an expired API token), for the 401's message.
+    problem: str | None = None
 
     @property
     def role(self) -> Role | None:
@@ -89,7 +92,10 @@ async def identify(connection: Connection, session_id: int | None = None) -> Ide
         found = await participants.by_token(rt, token)
         identity = Identity(participant=found, via_bearer=True)
     elif token:
-        identity = Identity(account=await accounts.by_api_token(rt, token), via_bearer=True)
+        try:
+            identity = Identity(account=await accounts.by_api_token(rt, token), via_bearer=True)
+        except Unauthorized as e:
+            identity = Identity(via_bearer=True, problem=e.message)
     elif not api:
         if login := connection.cookies.get(SESSION_COOKIE):
             identity.account = await accounts.by_login_session(rt, login)
@@ -112,7 +118,7 @@ def require(*roles: Role) -> Any:
     async def guard(connection: Connection, _: BaseRouteHandler) -> None:
         identity = await identify(connection)
         if identity.account is None:
-            raise NotAuthorizedException("Log in first.")
+            raise NotAuthorizedException(identity.problem or "Log in first.")
         if identity.account.role is not Role.admin and identity.account.role not in roles:
             raise PermissionDeniedException("Your role does not allow this.")
 
@@ -120,13 +126,15 @@ def require(*roles: Role) -> Any:
 
 
 async def require_account(connection: Connection, _: BaseRouteHandler) -> None:
-    if (await identify(connection)).account is None:
-        raise NotAuthorizedException("Log in first.")
+    identity = await identify(connection)
+    if identity.account is None:
+        raise NotAuthorizedException(identity.problem or "Log in first.")
 
 
 async def require_participant(connection: Connection, _: BaseRouteHandler) -> None:
-    if (await identify(connection)).participant is None:
-        raise NotAuthorizedException("A participant token is required.")
+    identity = await identify(connection)
+    if identity.participant is None:
+        raise NotAuthorizedException(identity.problem or "A participant token is required.")
 
 
 facilitator = require(Role.facilitator)
