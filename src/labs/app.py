@@ -38,6 +38,7 @@ from labs.web import (
     live_views,
     livinglab,
     livinglab_api,
+    openapi,
     outcomes_api,
     pages,
     participant,
@@ -162,30 +163,32 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await runtime.shared.close()
             await runtime.db.dispose()
 
-    return Litestar(
-        route_handlers=[
-            *pages.routes,
-            *account.routes,
-            *cases.routes,
-            *cases_api.routes,
-            *live_views.routes,
-            *participant.routes,
-            *record.routes,
-            *research.routes,
-            *research_charts.routes,
-            *api.routes,
-            *polls.routes,
-            *communities.routes,
-            *people_api.routes,
-            *privacy.routes,
-            *coding.routes,
-            *exports.routes,
-            *research_api.routes,
-            *outcomes_api.routes,
-            *livinglab.routes,
-            *livinglab_api.routes,
-            create_static_files_router(path="/static", directories=[settings.static_dir], name="static"),
-        ],
+    app = Litestar(
+        route_handlers=openapi.pages_apart(
+            [
+                *pages.routes,
+                *account.routes,
+                *cases.routes,
+                *cases_api.routes,
+                *live_views.routes,
+                *participant.routes,
+                *record.routes,
+                *research.routes,
+                *research_charts.routes,
+                *api.routes,
+                *polls.routes,
+                *communities.routes,
+                *people_api.routes,
+                *privacy.routes,
+                *coding.routes,
+                *exports.routes,
+                *research_api.routes,
+                *outcomes_api.routes,
+                *livinglab.routes,
+                *livinglab_api.routes,
+                create_static_files_router(path="/static", directories=[settings.static_dir], name="static"),
+            ]
+        ),
         plugins=[channels],
         before_request=check_request,
         middleware=[security_headers(settings.frame_ancestors)],
@@ -221,3 +224,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=settings.debug,
     )
+    openapi.document(app)
+    return app
