@@ -61,6 +61,7 @@ from _common import (
     rss_mb,
     start_py_spy,
 )
+from _poster import Posters
 
 PER_POSTER_RATE = 0.45  # below the posting bucket's 0.5 notes/s refill
 
@@ -92,36 +93,36 @@ async def post_notes(base_url: str, session_id: int, tokens: list[str], times: l
     post_ms: list[float] = []
     errors: collections.Counter[str] = collections.Counter()
     last_sent = [0.0]
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=base_url + "/api/v1", timeout=60, limits=limits) as http:
+    posters = Posters(base_url + "/api/v1", 200)
+    path = f"/sessions/{session_id}/notes"
 
-        async def one(i: int, sent: float) -> None:
-            last_sent[0] = max(last_sent[0], sent)
-            payload = {"client_id": uuid.uuid4().hex, "body": f"bench n={i} t={sent:.6f}", "kind": "idea"}
-            for attempt in range(2):
-                try:
-                    response = await http.post(f"/sessions/{session_id}/notes", json=payload,
-                                               headers=bearer(tokens[i % len(tokens)]))
-                    break
-                except Exception as e:
-                    # A kept-alive connection the server closed as the post left: resend it with the
-                    # same client_id, as the phone's offline queue does (it is idempotent).
-                    errors[f"{type(e).__name__}{' (resent)' if attempt == 0 else ''}"] += 1
-                    if attempt:
-                        return
-            post_ms.append((time.monotonic() - sent) * 1000)
-            if response.status_code in (200, 201):
-                acked.append(i)
-            else:
-                errors[str(response.status_code)] += 1
+    async def one(i: int, sent: float) -> None:
+        last_sent[0] = max(last_sent[0], sent)
+        payload = {"client_id": uuid.uuid4().hex, "body": f"bench n={i} t={sent:.6f}", "kind": "idea"}
+        for attempt in range(2):
+            try:
+                status, _ = await posters.post(path, payload, bearer(tokens[i % len(tokens)]))
+                break
+            except Exception as e:
+                # A kept-alive connection the server closed as the post left: resend it with the
+                # same client_id, as the phone's offline queue does (it is idempotent).
+                errors[f"{type(e).__name__}{' (resent)' if attempt == 0 else ''}"] += 1
+                if attempt:
+                    return
+        post_ms.append((time.monotonic() - sent) * 1000)
+        if status in (200, 201):
+            acked.append(i)
+        else:
+            errors[str(status)] += 1
 
-        # Not measured: opens the poster's connections and warms the server's statement caches.
-        await asyncio.gather(*(http.post(f"/sessions/{session_id}/notes", headers=bearer(token),
-                                         json={"client_id": uuid.uuid4().hex, "body": WARMUP, "kind": "idea"})
-                               for token in tokens[-5:]))
-        await asyncio.sleep(1)
-        started()
-        await open_loop(times, one)
+    # Not measured: opens the poster's connections and warms the server's statement caches.
+    await asyncio.gather(*(posters.post(f"/sessions/{session_id}/notes",
+                                        {"client_id": uuid.uuid4().hex, "body": WARMUP, "kind": "idea"}, bearer(token))
+                           for token in tokens[-5:]))
+    await asyncio.sleep(1)
+    started()
+    await open_loop(times, one)
+    posters.close()
     return acked, post_ms, errors, last_sent[0]
 
 

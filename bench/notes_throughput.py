@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
@@ -46,6 +47,7 @@ from _common import (
     start_py_spy,
     table,
 )
+from _poster import Posters
 
 BURST, REFILL = 20, 0.5  # labs.ratelimit.Limits.notes
 ASSUMED_MAX_RATE = 1000  # notes/s the default participant pool is sized for
@@ -60,31 +62,31 @@ async def hammer(base_url: str, session_id: int, tokens: list[str], concurrency:
     latencies: list[float] = []
     errors: collections.Counter[str] = collections.Counter()
     turn = [0]
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base_url + "/api/v1", timeout=60, limits=limits) as http:
-        stop_at = time.monotonic() + duration
+    posters = Posters(base_url + "/api/v1", concurrency)
+    stop_at = time.monotonic() + duration
 
-        async def worker() -> None:
-            while time.monotonic() < stop_at:
-                token = tokens[turn[0] % len(tokens)]
-                turn[0] += 1
-                client_id = uuid.uuid4().hex
-                payload = {"client_id": client_id, "body": f"Throughput note {client_id[:8]}", "kind": "idea"}
-                sent = time.monotonic()
-                try:
-                    response = await http.post(f"/sessions/{session_id}/notes", json=payload, headers=bearer(token))
-                except Exception as e:
-                    errors[type(e).__name__] += 1
-                    continue
-                if response.status_code == 201:
-                    latencies.append((time.monotonic() - sent) * 1000)
-                    acked.append(client_id)
-                else:
-                    errors[str(response.status_code)] += 1
+    async def worker() -> None:
+        while time.monotonic() < stop_at:
+            token = tokens[turn[0] % len(tokens)]
+            turn[0] += 1
+            client_id = uuid.uuid4().hex
+            payload = {"client_id": client_id, "body": f"Throughput note {client_id[:8]}", "kind": "idea"}
+            sent = time.monotonic()
+            try:
+                status, _ = await posters.post(f"/sessions/{session_id}/notes", payload, bearer(token))
+            except Exception as e:
+                errors[type(e).__name__] += 1
+                continue
+            if status == 201:
+                latencies.append((time.monotonic() - sent) * 1000)
+                acked.append(client_id)
+            else:
+                errors[str(status)] += 1
 
-        start = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.monotonic() - start
+    start = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.monotonic() - start
+    posters.close()
     return {"acked": acked, "latencies": sorted(latencies), "errors": errors, "elapsed": elapsed}
 
 
@@ -210,7 +212,7 @@ def run(args: argparse.Namespace, data_dir: Path, database_url: str | None, part
         print(f"setup: {len(tokens)} participants joined in {time.monotonic() - t0:.1f}s", file=sys.stderr)
         cpu = CpuWindow(server.pid)
         profiler = start_py_spy(server.pid, args.py_spy, args.duration)
-        result = asyncio.run(hammer(server.base_url, session_id, tokens, args.concurrency, args.duration))
+        result = uvloop.run(hammer(server.base_url, session_id, tokens, args.concurrency, args.duration))
         server_pct, machine_pct = cpu.read()
         server_seconds = cpu.seconds()
         if profiler:

@@ -15,6 +15,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from labs import sqlite_driver
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -33,7 +35,9 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     # Readers: enough kept connections that a reconnect storm (a thousand phones asking who they
     # are and what they missed) waits in the pool's queue, not on opening connections and threads.
     pool = {} if immediate else {"pool_size": 20, "max_overflow": 30, "pool_timeout": 60}
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool)
+    engine = create_async_engine(
+        url, module=sqlite_driver.dbapi(), connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:

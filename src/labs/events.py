@@ -20,14 +20,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from labs import catalogue
 from labs.catalogue import Audience, Payload, Refs
-from labs.models import Account, ActorKind, Event, EventStream, LabSession, Note, NoteApproval, Participant
+from labs.models import Account, ActorKind, Event, EventStream, LabSession, Note, NoteApproval, Participant, utcnow
 
 if TYPE_CHECKING:
     from labs.runtime import Runtime
@@ -93,6 +93,13 @@ def wire(event: Event) -> dict[str, Any]:
     }
 
 
+def _row(event: Event) -> dict[str, Any]:
+    return {column: getattr(event, column) for column in _EVENT_COLUMNS}
+
+
+_EVENT_COLUMNS = ("stream", "stream_id", "session_id", "seq", "type", "data", "actor_kind", "actor_id", "at")
+
+
 def stream_of(event: Event) -> Stream:
     return Stream(event.stream, event.stream_id)
 
@@ -123,6 +130,9 @@ class Change:
             raise ValueError(f"{spec.name} goes on a {spec.stream} stream, not {stream.kind}")
         reserved = self.reserved.get(stream)
         seq = reserved.pop(0) if reserved else await self._next_seq(stream)
+        # Not added to the ORM session: `change` writes all of a change's events with one Core
+        # insert after the state they describe (the unit of work cost a group of notes more than
+        # the notes themselves).
         event = Event(
             stream=stream.kind,
             stream_id=stream.id,
@@ -132,8 +142,8 @@ class Change:
             data=catalogue.encode(payload),
             actor_kind=actor.kind,
             actor_id=actor.id,
+            at=utcnow(),
         )
-        self.db.add(event)
         self.events.append(event)
         return event
 
@@ -165,6 +175,8 @@ async def change(rt: Runtime) -> AsyncIterator[Change]:
         if any(tx.reserved.values()):
             raise RuntimeError("sequence numbers were reserved but not used")
         await db.flush()
+        if tx.events:
+            await db.execute(insert(Event), [_row(event) for event in tx.events])
     # Committed: only now may anyone hear of it.
     for event in tx.events:
         await rt.publish(stream_of(event), wire(event))
