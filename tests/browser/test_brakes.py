@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.browser.conftest import import_or_skip
-from tests.browser.test_live_session import PHONE, api, connected, new_context, note
-from tests.conftest import PASSWORD, LiveServer
+from tests.browser.test_live_session import PHONE, api, connected, log_in, new_context, note
+from tests.conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -45,11 +45,7 @@ def test_a_waiting_note_is_approved_from_the_console(browser: Browser, live_serv
         fac = new_context(browser, live_server)
         contexts.append(fac)
         console = track(fac.new_page(), "console")
-        console.goto("/login")
-        console.fill("#f-email", "fac@example.org")
-        console.fill("#f-password", PASSWORD)
-        console.locator("main form[action='/login'] button[type=submit]").click()
-        console.wait_for_url(re.compile(r"/sessions$"))
+        log_in(console)
         console.goto(f"/sessions/{sid}/console")
         projector = track(fac.new_page(), "projector")
         projector.goto(f"/sessions/{sid}/projector")
@@ -106,11 +102,7 @@ def test_a_removed_phone_says_so_at_once(browser: Browser, live_server: LiveServ
     phone_ctx = new_context(browser, live_server, **PHONE)
     try:
         console = fac.new_page()
-        console.goto("/login")
-        console.fill("#f-email", "fac@example.org")
-        console.fill("#f-password", PASSWORD)
-        console.locator("main form[action='/login'] button[type=submit]").click()
-        console.wait_for_url(re.compile(r"/sessions$"))
+        log_in(console)
         phone = phone_ctx.new_page()
         phone.goto(f"/j/{code}")
         phone.fill("#f-display_name", "Spammer")

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.conftest import import_or_skip
-from tests.browser.test_live_session import PHONE, api, format_violations, new_context
-from tests.conftest import PASSWORD, LiveServer
+from tests.browser.test_live_session import PHONE, api, format_violations, log_in, new_context
+from tests.conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -110,11 +110,7 @@ def test_case_page_on_a_laptop(browser: Browser, live_server: LiveServer) -> Non
     context = new_context(browser, live_server, **LAPTOP)
     try:
         page = context.new_page()
-        page.goto("/login")
-        page.fill("#f-email", "fac@example.org")
-        page.fill("#f-password", PASSWORD)
-        page.locator("main form[action='/login'] button[type=submit]").click()
-        page.wait_for_url(re.compile(r"/sessions$"))
+        log_in(page)
 
         page.goto("/cases")
         page.fill("#f-q", "warmte")

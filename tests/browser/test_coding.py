@@ -5,7 +5,6 @@ codebook, coding, memo and export pages pass axe in English and Dutch."""
 from __future__ import annotations
 
 import json
-import re
 import urllib.request
 import uuid
 from typing import TYPE_CHECKING
@@ -13,8 +12,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.browser.conftest import import_or_skip
-from tests.browser.test_live_session import api, format_violations, new_context
-from tests.conftest import PASSWORD, LiveServer
+from tests.browser.test_live_session import api, format_violations, log_in, new_context
+from tests.conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -73,11 +72,7 @@ def test_code_a_selected_span(browser: Browser, live_server: LiveServer) -> None
             failures.append(format_violations(name, bad))
 
     try:
-        page.goto("/login")
-        page.fill("#f-email", "res@example.org")
-        page.fill("#f-password", PASSWORD)
-        page.locator("main form[action='/login'] button[type=submit]").click()
-        page.wait_for_url(re.compile(r"/research"))
+        log_in(page, "res@example.org", lands=r"/research")
 
         page.goto(f"/research/notes/{note['id']}")
         select_text(page, "daken")

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.browser.conftest import import_or_skip
-from tests.browser.test_live_session import PHONE, api, format_violations, new_context
-from tests.conftest import PASSWORD, LiveServer
+from tests.browser.test_live_session import PHONE, api, format_violations, log_in, new_context
+from tests.conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -82,11 +82,7 @@ def test_community_page_members_and_withdrawal(browser: Browser, live_server: Li
 
         # --- the facilitator: community page and members --------------------------------------
         laptop = context(**LAPTOP)
-        laptop.goto("/login")
-        laptop.fill("#f-email", "fac@example.org")
-        laptop.fill("#f-password", PASSWORD)
-        laptop.locator("main form[action='/login'] button[type=submit]").click()
-        laptop.wait_for_url(re.compile(r"/sessions$"))
+        log_in(laptop)
         laptop.get_by_role("link", name="Communities").click()
         laptop.get_by_role("link", name="Leergemeenschap Water").click()
         timeline = laptop.locator("#timeline li")

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.conftest import import_or_skip
-from tests.browser.test_live_session import PHONE, api, connected, new_context, note
-from tests.conftest import PASSWORD, LiveServer
+from tests.browser.test_live_session import PHONE, api, connected, log_in, new_context, note
+from tests.conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -95,13 +95,9 @@ def newest(server: LiveServer, token: str, sid: int) -> str:
         return str([n for n in json.loads(response.read()) if not n["pinned"]][-1]["body"])
 
 
-def log_in(browser: Browser, server: LiveServer, **kwargs: Any) -> Page:
+def facilitator_page(browser: Browser, server: LiveServer, **kwargs: Any) -> Page:
     page = new_context(browser, server, **kwargs).new_page()
-    page.goto("/login")
-    page.fill("#f-email", "fac@example.org")
-    page.fill("#f-password", PASSWORD)
-    page.locator("main form[action='/login'] button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/sessions$"))
+    log_in(page)
     return page
 
 
@@ -117,7 +113,7 @@ def within_screen(page: Page, selector: str) -> None:
 @pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)])
 def test_projector_fits_one_screen(browser: Browser, large: Any, size: tuple[int, int]) -> None:
     server, token, sid, tokens = large
-    page = log_in(browser, server, viewport={"width": size[0], "height": size[1]})
+    page = facilitator_page(browser, server, viewport={"width": size[0], "height": size[1]})
     try:
         page.goto(f"/sessions/{sid}/projector")
         connected(page)
@@ -213,7 +209,7 @@ def test_dutch_phone_gets_live_notes_in_dutch(browser: Browser, large: Any) -> N
 
 def test_console_filters_by_kind_cluster_and_hidden(browser: Browser, large: Any) -> None:
     server, _token, sid, tokens = large
-    page = log_in(browser, server, viewport={"width": 1400, "height": 900})
+    page = facilitator_page(browser, server, viewport={"width": 1400, "height": 900})
     try:
         page.goto(f"/sessions/{sid}/console")
         connected(page)

@@ -45,6 +45,15 @@ def new_context(browser: Browser, server: LiveServer, **kwargs: Any) -> BrowserC
     return context
 
 
+def log_in(page: Page, email: str = "fac@example.org", password: str = PASSWORD, lands: str = r"/sessions$") -> None:
+    """Through the real login form; `lands`: where the account's home page is."""
+    page.goto("/login")
+    page.fill("#f-email", email)
+    page.fill("#f-password", password)
+    page.locator("main form[action='/login'] button[type=submit]").click()
+    page.wait_for_url(re.compile(lands))
+
+
 def note(page: Page, body: str) -> Any:
     """The card of the note with exactly this body."""
     text = page.locator(".note-text", has_text=re.compile(f"^{re.escape(body)}$"))
@@ -107,11 +116,7 @@ def test_live_session(browser: Browser, live_server: LiveServer) -> None:
         fac = new_context(browser, live_server)
         contexts.append(fac)
         console = track(fac.new_page(), "console")
-        console.goto("/login")
-        console.fill("#f-email", "fac@example.org")
-        console.fill("#f-password", PASSWORD)
-        console.locator("main form[action='/login'] button[type=submit]").click()
-        console.wait_for_url(re.compile(r"/sessions$"))
+        log_in(console)
         console.goto(f"/sessions/{sid}/console")
         projector = track(fac.new_page(), "projector")
         projector.goto(f"/sessions/{sid}/projector")

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.browser.conftest import import_or_skip
-from tests.browser.test_live_session import PHONE, api, format_violations, new_context
-from tests.conftest import PASSWORD, LiveServer
+from tests.browser.test_live_session import PHONE, api, format_violations, log_in, new_context
+from tests.conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -49,11 +49,7 @@ def test_theory_of_change_and_indicator_chart(browser: object, live_server: Live
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto("/login")
-        page.fill("#f-email", "fac@example.org")
-        page.fill("#f-password", PASSWORD)
-        page.locator("main form[action='/login'] button[type=submit]").click()
-        page.wait_for_url(re.compile(r"/sessions$"))
+        log_in(page)
         page.goto(f"/livinglabs/{lab['id']}")
 
         add_element(page, "activity", "Energy cafés")

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.browser.conftest import import_or_skip
-from tests.browser.test_live_session import PHONE, api, connected, format_violations, new_context
-from tests.conftest import PASSWORD, LiveServer
+from tests.browser.test_live_session import PHONE, api, connected, format_violations, log_in, new_context
+from tests.conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -47,11 +47,7 @@ def test_poll_and_scale_on_phones(browser: Browser, live_server: LiveServer) -> 
         fac = new_context(browser, live_server)
         contexts.append(fac)
         console = track(fac.new_page(), "console")
-        console.goto("/login")
-        console.fill("#f-email", "fac@example.org")
-        console.fill("#f-password", PASSWORD)
-        console.locator("main form[action='/login'] button[type=submit]").click()
-        console.wait_for_url(re.compile(r"/sessions$"))
+        log_in(console)
         console.goto(f"/sessions/{sid}/console")
         projector = track(fac.new_page(), "projector")
         projector.goto(f"/sessions/{sid}/projector")

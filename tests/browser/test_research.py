@@ -12,7 +12,7 @@ import pytest
 
 from labs.demo import DEMO_PASSWORD
 from tests.browser.conftest import import_or_skip
-from tests.browser.test_live_session import format_violations, new_context
+from tests.browser.test_live_session import format_violations, log_in, new_context
 from tests.conftest import LiveServer
 
 if TYPE_CHECKING:
@@ -38,11 +38,7 @@ def test_charts_lineage_and_replay(browser: Browser, live_server: LiveServer) ->
             failures.append(format_violations(name, bad))
 
     try:
-        page.goto("/login")
-        page.fill("#f-email", "marieke.jansen@labs.example")
-        page.fill("#f-password", DEMO_PASSWORD)
-        page.locator("main form[action='/login'] button[type=submit]").click()
-        page.wait_for_url(re.compile(r"/research$"))
+        log_in(page, "marieke.jansen@labs.example", DEMO_PASSWORD, lands=r"/research$")
         check_axe("research home", page)
         # The first meeting (the list is newest first) and the community it belongs to.
         session_path = page.locator("a[href$='/replay']").last.get_attribute("href")

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.conftest import import_or_skip
-from tests.browser.test_live_session import PHONE, api, connected, new_context, note
-from tests.conftest import PASSWORD, LiveServer
+from tests.browser.test_live_session import PHONE, api, connected, log_in, new_context, note
+from tests.conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -88,11 +88,7 @@ def test_pages_resume_after_the_server_is_killed(browser: Browser, live_server: 
     token, sid, code = started_session(live_server)
     fac = new_context(browser, live_server)
     console = fac.new_page()
-    console.goto("/login")
-    console.fill("#f-email", "fac@example.org")
-    console.fill("#f-password", PASSWORD)
-    console.locator("main form[action='/login'] button[type=submit]").click()
-    console.wait_for_url(re.compile(r"/sessions$"))
+    log_in(console)
     console.goto(f"/sessions/{sid}/console")
     connected(console)
     context, page = join(browser, live_server, code, sid)
