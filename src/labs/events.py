@@ -104,8 +104,8 @@ def stream_of(event: Event) -> Stream:
     return Stream(event.stream, event.stream_id)
 
 
-# Core statements on the tables, not the ORM classes: the hot path of every change skips the ORM's
-# bulk-update and bulk-insert machinery (half the CPU of a one-note commit).
+# Core statements on the tables, not the ORM classes: every change skips the ORM's bulk-update and
+# bulk-insert machinery for its counter and its events.
 _SESSIONS = cast(Table, LabSession.__table__)
 _EVENTS = cast(Table, Event.__table__)
 _SESSION_COUNTER = update(_SESSIONS).returning(_SESSIONS.c.last_seq)
@@ -132,8 +132,8 @@ class Change:
         reserved = self.reserved.get(stream)
         seq = reserved.pop(0) if reserved else await self._next_seq(stream)
         # Not added to the ORM session: `change` writes all of a change's events with one Core
-        # insert after the state they describe (the unit of work cost a group of notes more than
-        # the notes themselves).
+        # insert after the state they describe (flushing them was the largest part of a group
+        # commit's profile).
         event = Event(
             stream=stream.kind,
             stream_id=stream.id,

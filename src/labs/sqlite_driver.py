@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 
 # (description, lastrowid, rowcount, rows) of one statement, read in aiosqlite's thread.
-Outcome = tuple[Any, int, int, list[Any]]
+Outcome = tuple[Any, int | None, int, list[Any]]
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Outcome:
@@ -37,7 +37,7 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
             cursor.execute(operation, parameters)
         if cursor.description:
             return cursor.description, -1, -1, cursor.fetchall()
-        return None, cursor.lastrowid or 0, cursor.rowcount, []
+        return None, cursor.lastrowid, cursor.rowcount, []
     finally:
         cursor.close()
 
