@@ -93,13 +93,6 @@ def wire(event: Event) -> dict[str, Any]:
     }
 
 
-def _row(event: Event) -> dict[str, Any]:
-    return {column: getattr(event, column) for column in _EVENT_COLUMNS}
-
-
-_EVENT_COLUMNS = ("stream", "stream_id", "session_id", "seq", "type", "data", "actor_kind", "actor_id", "at")
-
-
 def stream_of(event: Event) -> Stream:
     return Stream(event.stream, event.stream_id)
 
@@ -109,6 +102,11 @@ def stream_of(event: Event) -> Stream:
 _SESSIONS = cast(Table, LabSession.__table__)
 _EVENTS = cast(Table, Event.__table__)
 _SESSION_COUNTER = update(_SESSIONS).returning(_SESSIONS.c.last_seq)
+
+
+def _row(event: Event) -> dict[str, Any]:
+    """An event's row for the Core insert: every column but the id the database gives."""
+    return {c.key: getattr(event, c.key) for c in _EVENTS.c if not c.primary_key}
 
 
 class Change:
